@@ -1,0 +1,187 @@
+"""`ecg-aio`: the command line. Thin: every command calls the same core functions as the GUI.
+
+Exit status: 0 success; 2 bad input or usage (one line ``ecg-aio: error: ...`` on stderr);
+3 weights missing, corrupt or mismatched; 130 interrupted (partial outputs removed).
+Imports no Qt.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import core
+
+PROG = "ecg-aio"
+EXIT_USAGE, EXIT_WEIGHTS, EXIT_INTERRUPTED = 2, 3, 130
+
+
+class CliError(Exception):
+    """Bad input or usage: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump, per the CLI contract
+        raise CliError(f"{message} (see '{PROG} --help')")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 896x448, not {text!r}") from None
+    return w, h
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="ECG-AIO Review: what the network diagnoses on an ECG image, and where it looked.")
+    p.add_argument("--version", action="version", version=f"{PROG} {core.__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    info = sub.add_parser("info", help="size, format, pages, checksum and page geometry of an image")
+    info.add_argument("image", type=Path)
+    info.add_argument("--page", type=int, default=1, help="page of a PDF or multi-page TIFF (1-based)")
+    info.add_argument("--json", action="store_true", help="print JSON instead of text")
+    info.set_defaults(func=cmd_info)
+
+    an = sub.add_parser("analyze", help="diagnose an ECG image and explain each label")
+    an.add_argument("image", type=Path)
+    an.add_argument("--out", type=Path, required=True, help="output folder")
+    an.add_argument("--page", type=int, default=1)
+    an.add_argument("--labels", default=None, help="comma-separated labels to explain (default: all)")
+    an.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    an.add_argument("--smoothgrad", type=int, default=0, metavar="N", help="SmoothGrad samples (0 = plain Jacobian)")
+    an.add_argument("--method", default="jacobian", choices=["jacobian", "gradcam", "ig"])
+    an.set_defaults(func=cmd_analyze)
+
+    cmp_ = sub.add_parser("compare", help="agreement between a saliency map or mask and a mask (JSON)")
+    cmp_.add_argument("a", type=Path, help="saliency .npy or mask .png")
+    cmp_.add_argument("b", type=Path, help="mask .png")
+    cmp_.add_argument("--geometry", type=Path, default=None, help="page geometry JSON (enables grid metrics)")
+    cmp_.add_argument("--sigma-mm", type=float, default=1.0)
+    cmp_.set_defaults(func=cmd_compare)
+
+    syn = sub.add_parser("synth", help="render synthetic ECG pages with labels, geometry and evidence masks")
+    syn.add_argument("--out", type=Path, required=True)
+    syn.add_argument("-n", type=int, required=True, help="number of pages")
+    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--labels", default=None, help="comma-separated labels every page must carry")
+    syn.add_argument("--domain", default="mix", choices=["clean", "scan", "shadow", "photo", "mix"])
+    syn.add_argument("--layout", default=None, choices=["3x4", "3x4+1", "3x4+3", "6x2", "12x1"])
+    syn.add_argument("--dpi", type=int, default=None)
+    syn.add_argument("--source", default="sim", choices=["sim", "records", "mix"])
+    syn.add_argument("--size", type=_size, default=None, metavar="WxH", help="render straight to this pixel size")
+    syn.set_defaults(func=cmd_synth)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_USAGE
+        func: Callable[[argparse.Namespace], int] = args.func
+        return func(args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; partial outputs removed", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except _WeightsFailure as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_WEIGHTS
+    except (CliError, ValueError, OSError) as exc:
+        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+class _WeightsFailure(Exception):
+    """Weights missing, corrupt or mismatched (exit 3)."""
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) or exc.__class__.__name__
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror.lower()}"
+    return " ".join(text.split())
+
+
+# ---- commands -------------------------------------------------------------------------
+def cmd_info(args: argparse.Namespace) -> int:
+    from core.io import image_info
+
+    info = image_info(args.image, page=args.page)
+    info["geometry"] = None  # page understanding lands with the page-geometry issue
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    w, h = info["size"]
+    print(f"{info['path']}\n  format   {info['format']}, page {info['page']} of {info['pages']}\n"
+          f"  size     {w} × {h} px ({w * h / 1e6:.1f} MP), {info['bytes']:,} bytes\n"
+          f"  sha256   {info['sha256']}\n"
+          f"  geometry not detected (page understanding is not available yet)")
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from core.io import load_image
+    from core.model.weights import WeightsError, load_model
+
+    image = load_image(args.image, page=args.page)
+    try:
+        load_model()
+    except WeightsError as exc:
+        raise _WeightsFailure(
+            f"{exc} The image {args.image.name} ({image.size[0]} × {image.size[1]} px) was loaded and "
+            f"checked; nothing was written to {args.out}."
+        ) from None
+    raise CliError("analysis is not available in this build yet")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from core.compare import compare_maps, load_map
+    from core.page import Geometry
+
+    a, _ = load_map(args.a)
+    b, b_is_mask = load_map(args.b)
+    if not b_is_mask:
+        raise CliError(f"{args.b.name} must be a mask .png (B is the reader's mask)")
+    geometry = None
+    if args.geometry is not None:
+        geometry = Geometry.from_json(json.loads(args.geometry.read_text()))
+    print(json.dumps(compare_maps(a, b, geometry=geometry, sigma_mm=args.sigma_mm), indent=2))
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from core.synth.pages import SynthOptions, write_pages
+
+    options = SynthOptions(
+        n=args.n, seed=args.seed, labels=args.labels, domain=args.domain, layout=args.layout,
+        dpi=args.dpi, source=args.source, size=args.size,
+    )
+    write_pages(args.out, options, progress=_progress_bar(args.n, "rendering"))
+    return 0
+
+
+def _progress_bar(total: int, what: str) -> Callable[[int], None]:
+    """A tqdm bar on a TTY, nothing when piped; returns ``update(done)``."""
+    if not sys.stderr.isatty():
+        return lambda done: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=what, unit="page", file=sys.stderr)
+
+    def update(done: int) -> None:
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+if __name__ == "__main__":
+    sys.exit(main())

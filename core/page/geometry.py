@@ -1,0 +1,196 @@
+"""Page geometry: where each printed lead panel lies, in paper mm and in image pixels.
+
+Page coordinates are millimetres on the paper, origin at the paper's top-left corner, x right,
+y down. Inside a panel, time t (s, in the record's own time) and voltage v (mV) sit at
+``x_mm = box_mm[0] + (t - t0_s) * speed_mm_s`` and ``y_mm = baseline_mm - v * gain_mm_mv``;
+``page_to_image`` (a 3x3 homography) takes page mm to pixels of the image as loaded.
+JSON schema ``ecg-aio/geometry@1`` (DESIGN.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+SCHEMA = "ecg-aio/geometry@1"
+
+
+def apply_homography(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Map (N, 2) points through a 3x3 homography; returns (N, 2) float64."""
+    pts = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+    homog = np.hstack([pts, np.ones((len(pts), 1))]) @ np.asarray(h, dtype=np.float64).T
+    return homog[:, :2] / homog[:, 2:3]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One printed lead segment.
+
+    lead: lead name ('II'). row/col: position in the layout grid (rhythm strips have their
+    own rows, col 0). t0_s/t1_s: the record time it shows (s). box_mm: (x0, y0, x1, y1) of the
+    panel's area on the paper (mm). baseline_mm: y of 0 mV (mm). quad_px: the box's corners
+    (tl, tr, br, bl) in image px. confidence: 0..1 (1 for rendered pages).
+    """
+
+    lead: str
+    row: int
+    col: int
+    t0_s: float
+    t1_s: float
+    box_mm: tuple[float, float, float, float]
+    baseline_mm: float
+    quad_px: tuple[tuple[float, float], ...] = ()
+    confidence: float = 1.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lead": self.lead, "row": self.row, "col": self.col,
+            "t0_s": self.t0_s, "t1_s": self.t1_s,
+            "box_mm": list(self.box_mm), "baseline_mm": self.baseline_mm,
+            "quad_px": [list(p) for p in self.quad_px], "confidence": self.confidence,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Panel":
+        return cls(
+            lead=d["lead"], row=int(d["row"]), col=int(d["col"]),
+            t0_s=float(d["t0_s"]), t1_s=float(d["t1_s"]),
+            box_mm=tuple(float(v) for v in d["box_mm"]),  # type: ignore[arg-type]
+            baseline_mm=float(d["baseline_mm"]),
+            quad_px=tuple(tuple(float(c) for c in p) for p in d.get("quad_px", [])),  # type: ignore[misc]
+            confidence=float(d.get("confidence", 1.0)),
+        )
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where the paper, its grid and its lead panels are in one image.
+
+    image_size: (W, H) px. layout: '3x4+1' etc. or None. speed_mm_s, gain_mm_mv: paper scale.
+    px_per_mm_xy: image px per paper mm along the page x / y axes at the centre of the panels,
+    or None when not calibrated. page_to_image: 3x3 homography page mm -> image px, or None.
+    confidence: {'calibration', 'layout', 'panels'} in 0..1.
+    """
+
+    image_size: tuple[int, int]
+    layout: str | None
+    speed_mm_s: float
+    gain_mm_mv: float
+    px_per_mm_xy: tuple[float, float] | None
+    page_to_image: np.ndarray | None
+    panels: tuple[Panel, ...] = ()
+    confidence: dict[str, float] = field(default_factory=dict)
+
+    # ---- construction -------------------------------------------------------------
+    @classmethod
+    def from_homography(
+        cls, image_size: tuple[int, int], layout: str | None, speed_mm_s: float,
+        gain_mm_mv: float, page_to_image: np.ndarray, panels: tuple[Panel, ...],
+        confidence: dict[str, float] | None = None,
+    ) -> "Geometry":
+        """Build a geometry whose quads and px/mm are derived from the homography."""
+        geo = cls(image_size=tuple(int(v) for v in image_size), layout=layout,  # type: ignore[arg-type]
+                  speed_mm_s=speed_mm_s, gain_mm_mv=gain_mm_mv, px_per_mm_xy=None,
+                  page_to_image=np.asarray(page_to_image, dtype=np.float64), panels=panels,
+                  confidence=dict(confidence or {"calibration": 1.0, "layout": 1.0, "panels": 1.0}))
+        return geo._derived()
+
+    def _derived(self) -> "Geometry":
+        h = self.page_to_image
+        assert h is not None
+        panels = tuple(
+            replace(p, quad_px=tuple(map(tuple, apply_homography(h, _corners(p.box_mm)).round(2).tolist())))
+            for p in self.panels
+        )
+        return replace(self, panels=panels, px_per_mm_xy=self._scale_at_centre(h, panels))
+
+    @staticmethod
+    def _scale_at_centre(h: np.ndarray, panels: tuple[Panel, ...]) -> tuple[float, float]:
+        boxes = np.array([p.box_mm for p in panels]) if panels else np.array([[0, 0, 100, 100]])
+        cx = (boxes[:, 0].min() + boxes[:, 2].max()) / 2
+        cy = (boxes[:, 1].min() + boxes[:, 3].max()) / 2
+        c, dx, dy = apply_homography(h, [[cx, cy], [cx + 1, cy], [cx, cy + 1]])
+        return (round(float(np.linalg.norm(dx - c)), 4), round(float(np.linalg.norm(dy - c)), 4))
+
+    def warped(self, h_old_to_new: np.ndarray, new_size: tuple[int, int]) -> "Geometry":
+        """The geometry after the image was warped by the 3x3 pixel homography given."""
+        assert self.page_to_image is not None
+        h = np.asarray(h_old_to_new, dtype=np.float64) @ self.page_to_image
+        return replace(self, page_to_image=h / h[2, 2], image_size=tuple(new_size))._derived()  # type: ignore[arg-type]
+
+    # ---- mapping ------------------------------------------------------------------
+    def page_to_image_pts(self, pts_mm: np.ndarray) -> np.ndarray:
+        """Paper mm (N, 2) -> image px (N, 2)."""
+        if self.page_to_image is None:
+            raise ValueError("this page is not calibrated: no page-to-image mapping")
+        return apply_homography(self.page_to_image, pts_mm)
+
+    def image_to_page_pts(self, pts_px: np.ndarray) -> np.ndarray:
+        """Image px (N, 2) -> paper mm (N, 2)."""
+        if self.page_to_image is None:
+            raise ValueError("this page is not calibrated: no page-to-image mapping")
+        return apply_homography(np.linalg.inv(self.page_to_image), pts_px)
+
+    def signal_to_pixel(self, panel: int | Panel, t_s: np.ndarray, mv: np.ndarray) -> np.ndarray:
+        """(t s, v mV) samples of one panel -> image px (N, 2)."""
+        p = self.panels[panel] if isinstance(panel, int) else panel
+        t = np.asarray(t_s, dtype=np.float64).ravel()
+        v = np.broadcast_to(np.asarray(mv, dtype=np.float64), t.shape).ravel()
+        x_mm = p.box_mm[0] + (t - p.t0_s) * self.speed_mm_s
+        y_mm = p.baseline_mm - v * self.gain_mm_mv
+        return self.page_to_image_pts(np.stack([x_mm, y_mm], axis=1))
+
+    def panel_at(self, x_mm: float, y_mm: float) -> int | None:
+        """Index of the panel whose box contains the page point, or None."""
+        for i, p in enumerate(self.panels):
+            x0, y0, x1, y1 = p.box_mm
+            if x0 <= x_mm <= x1 and y0 <= y_mm <= y1:
+                return i
+        return None
+
+    def pixel_to_signal(self, x_px: float, y_px: float) -> tuple[int, float, float] | None:
+        """Image px -> (panel index, t s, v mV), or None when the point is on no panel."""
+        (x_mm, y_mm), = self.image_to_page_pts(np.array([[x_px, y_px]]))
+        i = self.panel_at(x_mm, y_mm)
+        if i is None:
+            return None
+        p = self.panels[i]
+        t = p.t0_s + (x_mm - p.box_mm[0]) / self.speed_mm_s
+        return i, float(t), float((p.baseline_mm - y_mm) / self.gain_mm_mv)
+
+    # ---- JSON ---------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        h = self.page_to_image
+        return {
+            "schema": SCHEMA,
+            "image_size": list(self.image_size),
+            "layout": self.layout,
+            "speed_mm_s": self.speed_mm_s,
+            "gain_mm_mv": self.gain_mm_mv,
+            "px_per_mm_xy": list(self.px_per_mm_xy) if self.px_per_mm_xy else None,
+            "page_to_image": None if h is None else np.round(h, 9).tolist(),
+            "confidence": dict(self.confidence),
+            "panels": [p.to_json() for p in self.panels],
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "Geometry":
+        if d.get("schema") != SCHEMA:
+            raise ValueError(f"not a page geometry (schema {d.get('schema')!r}, expected {SCHEMA})")
+        h = d.get("page_to_image")
+        ppm = d.get("px_per_mm_xy")
+        return cls(
+            image_size=tuple(int(v) for v in d["image_size"]),  # type: ignore[arg-type]
+            layout=d.get("layout"),
+            speed_mm_s=float(d["speed_mm_s"]), gain_mm_mv=float(d["gain_mm_mv"]),
+            px_per_mm_xy=None if ppm is None else (float(ppm[0]), float(ppm[1])),
+            page_to_image=None if h is None else np.array(h, dtype=np.float64),
+            panels=tuple(Panel.from_json(p) for p in d.get("panels", [])),
+            confidence={k: float(v) for k, v in d.get("confidence", {}).items()},
+        )
+
+
+def _corners(box: tuple[float, float, float, float]) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
