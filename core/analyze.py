@@ -1,0 +1,102 @@
+"""One ECG image in, the diagnosis and where the network looked out (`ecg-aio analyze`, the GUI).
+
+The same function serves the CLI and the review window; it writes nothing itself —
+``write_analysis`` does, atomically, all files or none.
+"""
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.atomic import OutputSet, write_bytes, write_json, write_npy, write_png
+from core.explain import Explanation, explain, overlay, where_it_looked
+from core.io import LoadedImage
+from core.labels import LABELS, LEADS
+from core.model.network import EcgAio
+from core.model.weights import Weights
+from core.page import Geometry
+
+RESULT_SCHEMA = "ecg-aio/result@1"
+DECODER_FS = 100.0
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Everything ``analyze`` found for one image (saliency in the image's own pixels)."""
+
+    image: LoadedImage
+    weights: Weights
+    device: str
+    geometry: Geometry | None
+    explanation: Explanation
+    labels: tuple[str, ...]
+    timings_ms: dict[str, float]
+
+
+def analyze(image: LoadedImage, model: EcgAio, weights: Weights, labels: Sequence[str] = LABELS,
+            method: str = "jacobian", smoothgrad: int = 0, geometry: Geometry | None = None,
+            device: str = "cpu") -> Analysis:
+    """Diagnose ``image`` and explain each label in ``labels``."""
+    targets = [LABELS.index(k) for k in labels]
+    ex = explain(model, weights.input, image.rgb, targets, method=method, smoothgrad_n=smoothgrad)
+    return Analysis(image, weights, device, geometry, ex, tuple(labels), dict(ex.timings_ms))
+
+
+def result_json(a: Analysis, files: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """The ``ecg-aio/result@1`` document (DESIGN.md)."""
+    probs = a.explanation.probabilities
+    entries = []
+    for key in a.labels:
+        j = LABELS.index(key)
+        thr = float(a.weights.thresholds[key])
+        where = (where_it_looked(a.explanation.saliency[key], a.geometry, key) if a.geometry is not None
+                 else {"per_lead": None, "per_cell": None,
+                       "summary": f"{key}: page geometry not detected, so attribution cannot be given per lead."})
+        entries.append({"name": key, "probability": round(float(probs[j]), 4), "threshold": thr,
+                        "positive": bool(probs[j] >= thr), **files[key], "where": where})
+    return {
+        "schema": RESULT_SCHEMA,
+        "image": {"path": a.image.path, "sha256": a.image.sha256, "size": list(a.image.size), "page": a.image.page},
+        "model": {"name": a.weights.name, "version": a.weights.version, "sha256": a.weights.sha256},
+        "device": a.device,
+        "timings_ms": {k: round(v, 1) for k, v in a.timings_ms.items()},
+        "geometry": None if a.geometry is None else a.geometry.to_json(),
+        "labels": entries,
+    }
+
+
+def signals_csv(signals: np.ndarray, geometry: Geometry | None) -> bytes:
+    """Reconstructed signals as printed: ``panel,lead,t_s,mv`` rows (all 12 × 10 s without geometry)."""
+    t = np.arange(signals.shape[1]) / DECODER_FS
+    spans = ([(i, p.lead.lstrip("-"), p.t0_s, p.t1_s) for i, p in enumerate(geometry.panels)]
+             if geometry is not None else [(-1, lead, 0.0, t[-1] + 1 / DECODER_FS) for lead in LEADS])
+    buf = io.StringIO()
+    buf.write("panel,lead,t_s,mv\n")
+    for panel, lead, t0, t1 in spans:
+        sel = (t >= t0) & (t < t1)
+        row = signals[LEADS.index(lead)]
+        buf.writelines(f"{panel},{lead},{ti:.2f},{v:.4f}\n" for ti, v in zip(t[sel], row[sel]))
+    return buf.getvalue().encode()
+
+
+def write_analysis(a: Analysis, out_dir: str | Path, opacity: float = 0.6) -> Path:
+    """Write result.json, saliency_<L>.npy, overlay_<L>.png and signals.csv (all or nothing)."""
+    t0 = time.perf_counter()
+    files: dict[str, dict[str, str]] = {}
+    with OutputSet(out_dir) as out:
+        for key in a.labels:
+            sal = a.explanation.saliency[key].astype(np.float32)
+            write_npy(out.path(f"saliency_{key}.npy"), sal)
+            write_png(out.path(f"overlay_{key}.png"), overlay(a.image.rgb, sal, opacity=opacity))
+            files[key] = {"saliency": f"saliency_{key}.npy", "overlay": f"overlay_{key}.png"}
+        write_bytes(out.path("signals.csv"), signals_csv(a.explanation.signals, a.geometry))
+        a.timings_ms["write"] = (time.perf_counter() - t0) * 1000
+        result = out.path("result.json")
+        write_json(result, result_json(a, files))
+    return result
