@@ -73,7 +73,23 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--dpi", type=int, default=None)
     syn.add_argument("--source", default="sim", choices=["sim", "records", "mix"])
     syn.add_argument("--size", type=_size, default=None, metavar="WxH", help="render straight to this pixel size")
+    syn.add_argument("--split", default="train", choices=["train", "eval", "fit", "val"],
+                     help="which records a record source draws from")
     syn.set_defaults(func=cmd_synth)
+
+    tr = sub.add_parser("train", help="train the network on pages rendered on the fly (checkpoints, resume)")
+    tr.add_argument("--out", type=Path, required=True, help="run folder: checkpoint, log, curves, weights")
+    tr.add_argument("--config", type=Path, default=None, help="JSON recipe (core.train.loop.TrainConfig fields)")
+    tr.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    tr.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    tr.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("eval", help="evaluation report on held-out simulated pages and eval records")
+    ev.add_argument("--weights", type=Path, default=None, help="model card JSON (default: the installed one)")
+    ev.add_argument("--out", type=Path, required=True)
+    ev.add_argument("--pages", type=int, default=200, help="simulated pages per domain")
+    ev.add_argument("--explain", action="store_true", help="also score the explanations against evidence masks")
+    ev.set_defaults(func=cmd_eval)
     return p
 
 
@@ -161,19 +177,51 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     options = SynthOptions(
         n=args.n, seed=args.seed, labels=args.labels, domain=args.domain, layout=args.layout,
-        dpi=args.dpi, source=args.source, size=args.size,
+        dpi=args.dpi, source=args.source, size=args.size, split=args.split,
     )
     write_pages(args.out, options, progress=_progress_bar(args.n, "rendering"))
     return 0
 
 
-def _progress_bar(total: int, what: str) -> Callable[[int], None]:
+def cmd_train(args: argparse.Namespace) -> int:
+    import time
+
+    from core.train.export import export
+    from core.train.loop import TrainConfig, train
+
+    cfg = TrainConfig.from_json(json.loads(args.config.read_text())) if args.config else TrainConfig()
+    if args.resume and (args.out / "config.json").exists() and args.config is None:
+        cfg = TrainConfig.from_json(json.loads((args.out / "config.json").read_text()))
+    bar = _progress_bar(cfg.steps, "training", unit="step")
+    t0 = time.perf_counter()
+    ckpt = train(cfg, args.out, resume=args.resume, progress=lambda step, total, losses: bar(step))
+    card, val = export(ckpt, cfg, args.out / "weights", time.perf_counter() - t0, cfg.steps)
+    print(f"weights and card: {card.parent} (validation macro AUROC {val['macro_auroc']})")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from core.model.weights import WeightsError, load_model
+    from core.train.report import evaluate_all, write_report
+
+    try:
+        model, weights = load_model(args.weights)
+    except WeightsError as exc:
+        raise _WeightsFailure(str(exc)) from None
+    preds = evaluate_all(model, weights, n_sim=args.pages,
+                         progress=lambda what: print(f"evaluating {what}", file=sys.stderr))
+    write_report(args.out, preds, weights)
+    print((args.out / "report.md").read_text())
+    return 0
+
+
+def _progress_bar(total: int, what: str, unit: str = "page") -> Callable[[int], None]:
     """A tqdm bar on a TTY, nothing when piped; returns ``update(done)``."""
     if not sys.stderr.isatty():
         return lambda done: None
     from tqdm import tqdm
 
-    bar = tqdm(total=total, desc=what, unit="page", file=sys.stderr)
+    bar = tqdm(total=total, desc=what, unit=unit, file=sys.stderr)
 
     def update(done: int) -> None:
         bar.update(done - bar.n)

@@ -6,6 +6,7 @@ training renders on the fly without the disk. Page ``i`` of a run depends only o
 """
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -26,6 +27,7 @@ from core.synth.simulator import sample_labels, simulate
 
 SCHEMA = "ecg-aio/synth@1"
 SOURCES = ("sim", "records", "mix")
+SPLITS = ("train", "eval", "fit", "val")
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,10 @@ class SynthOptions:
     """What to render. labels: comma-separated keys every page must carry (or None).
 
     domain: one of DOMAINS or 'mix'. layout/dpi: fixed paper choices or None for random.
-    source: 'sim', 'records' or 'mix'. split: which records ('train' or 'eval') a record source
-    draws from. size: (W, H) px to render straight to, or None for the paper at its dpi.
+    source: 'sim', 'records' or 'mix' (records with probability record_share). split: which
+    records a record source draws from: 'train', 'eval', or the two parts of train used while
+    training, 'fit' and 'val' (``in_split``). size: (W, H) px to render straight to, or None for
+    the paper at its dpi.
     """
 
     n: int = 1
@@ -46,6 +50,7 @@ class SynthOptions:
     source: str = "sim"
     split: str = "train"
     size: tuple[int, int] | None = None
+    record_share: float = 0.5
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -54,6 +59,8 @@ class SynthOptions:
             raise ValueError(f"unknown domain {self.domain!r}; use one of {', '.join(DOMAINS)} or mix")
         if self.source not in SOURCES:
             raise ValueError(f"unknown source {self.source!r}; use sim, records or mix")
+        if self.split not in SPLITS:
+            raise ValueError(f"unknown split {self.split!r}; use one of {', '.join(SPLITS)}")
         if self.dpi is not None and not 50 <= self.dpi <= 600:
             raise ValueError(f"dpi {self.dpi} is out of range; use 50-600 (typical 100-300)")
         if self.size is not None and not all(64 <= v <= 10000 for v in self.size):
@@ -99,7 +106,13 @@ def make_page(options: SynthOptions, index: int) -> SynthPage:
     """Render page ``index`` of the run described by ``options`` (deterministic)."""
     seed = [options.seed, index]
     rng = np.random.default_rng(seed)
-    sample = _signal(options, rng)
+    return page_from_sample(draw_signal(options, rng), options, rng, page_id=f"s{options.seed}_{index:06d}",
+                            seed=seed)
+
+
+def page_from_sample(sample: EcgSample, options: SynthOptions, rng: np.random.Generator,
+                     page_id: str, seed: list[int]) -> SynthPage:
+    """Print a given signal on random paper, draw its evidence masks, then degrade it all."""
     fixed = {k: v for k, v in (("layout", options.layout), ("dpi", options.dpi)) if v is not None}
     spec = random_spec(rng, **fixed)
     page = render_page(sample, spec, rng, size=options.size)
@@ -108,7 +121,7 @@ def make_page(options: SynthOptions, index: int) -> SynthPage:
     degraded = degrade(page.image, domain, rng, out_size=options.size)
     warp = degraded.warp
     return SynthPage(
-        id=f"s{options.seed}_{index:06d}", seed=seed, image=degraded.image, sample=sample,
+        id=page_id, seed=seed, image=degraded.image, sample=sample,
         domain=domain, geometry=warp.apply_geometry(page.geometry), paper=_paper_json(spec),
         masks={k: warp.apply_mask(m) for k, m in masks.items()}, degradation=degraded.params,
     )
@@ -145,9 +158,10 @@ def write_page(files: OutputSet, page: SynthPage) -> Path:
 
 
 # ---- signal sources ------------------------------------------------------------------
-def _signal(options: SynthOptions, rng: np.random.Generator) -> EcgSample:
+def draw_signal(options: SynthOptions, rng: np.random.Generator) -> EcgSample:
+    """The signal of one page: simulated, or a real record of ``options.split``, with the required labels."""
     required = set(parse_label_list(options.labels or ""))
-    use_records = options.source == "records" or (options.source == "mix" and rng.random() < 0.5)
+    use_records = options.source == "records" or (options.source == "mix" and rng.random() < options.record_share)
     if use_records:
         return _record_sample(options.split, frozenset(required), rng)
     return simulate(_sim_labels(required, rng), rng)
@@ -163,19 +177,32 @@ def _sim_labels(required: set[str], rng: np.random.Generator) -> frozenset[str]:
 
 
 @lru_cache(maxsize=4)
-def _record_rows(split: str, required: frozenset[str]) -> tuple[Any, ...]:
+def record_rows(split: str, required: frozenset[str] = frozenset()) -> tuple[Any, ...]:
+    """The labels.csv rows of ``split`` that carry every label in ``required``."""
     from core.io.records import read_labels
 
-    rows = tuple(r for r in read_labels() if r.split == split and all(r.labels[k] == 1 for k in required))
+    rows = tuple(r for r in read_labels() if in_split(r.split, r.record, split)
+                 and all(r.labels[k] == 1 for k in required))
     if not rows:
         raise ValueError(f"no {split} record carries all of {', '.join(sorted(required))}")
     return rows
 
 
+def in_split(record_split: str, record: str, split: str) -> bool:
+    """Is a record in ``split``? 'fit' and 'val' partition 'train' (val ≈ 20 %, fixed by a hash
+    of the record id) so models and thresholds are chosen without touching 'eval'."""
+    if split in ("train", "eval"):
+        return record_split == split
+    if record_split != "train":
+        return False
+    is_val = int(hashlib.sha1(record.encode()).hexdigest(), 16) % 5 == 0
+    return is_val == (split == "val")
+
+
 def _record_sample(split: str, required: frozenset[str], rng: np.random.Generator) -> EcgSample:
     from core.synth.from_record import sample_from_record
 
-    rows = _record_rows(split, required)
+    rows = record_rows(split, required)
     return sample_from_record(rows[int(rng.integers(len(rows)))])
 
 

@@ -1,0 +1,198 @@
+"""The ECG-AIO network: a ResNet18 encoder with a label head, a signal decoder and a
+domain classifier behind a gradient-reversal layer (npj Digit Med 2025).
+
+Only the encoder and the label head make a diagnosis; the decoder (reconstruct the 12 leads)
+and the domain classifier (scan vs photo, reversed) shape the encoder during training.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.labels import LABELS
+from core.model.grl import grl
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Shape of the network.
+
+    width: channels of the first stage; the four stages have width * (1, 2, 4, 8).
+    in_channels: image channels (3 RGB, 1 grey). n_labels: label outputs (core.labels order).
+    n_domains: image domains the adversary tells apart. decoder_leads/decoder_fs (Hz)/
+    decoder_seconds (s): the reconstructed signal, (decoder_leads, fs * seconds) in mV.
+    decoder_rows: horizontal bands the feature map is pooled into before the 1-D decoder
+    (the band says which printed row, hence which lead, a feature came from).
+    """
+
+    width: int = 32
+    in_channels: int = 3
+    n_labels: int = len(LABELS)
+    n_domains: int = 2
+    decoder_leads: int = 12
+    decoder_fs: float = 100.0
+    decoder_seconds: float = 10.0
+    decoder_rows: int = 4
+
+    @property
+    def feature_channels(self) -> int:
+        """Channels of the last-stage feature map."""
+        return 8 * self.width
+
+    @property
+    def n_samples(self) -> int:
+        """Samples per reconstructed lead."""
+        return int(round(self.decoder_fs * self.decoder_seconds))
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "NetConfig":
+        return cls(**d)
+
+
+def _conv_bn(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False),
+        nn.BatchNorm2d(cout),
+    )
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block: two 3x3 convs and a (projected when needed) shortcut."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = _conv_bn(cin, cout, 3, stride)
+        self.conv2 = _conv_bn(cout, cout, 3)
+        self.shortcut = _conv_bn(cin, cout, 1, stride) if stride != 1 or cin != cout else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.shortcut is None else self.shortcut(x)
+        return F.relu(self.conv2(F.relu(self.conv1(x))) + identity)
+
+
+def _stage(cin: int, cout: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1))
+
+
+def _conv1d_bn_relu(cin: int, cout: int, kernel: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv1d(cin, cout, kernel, padding=kernel // 2, bias=False),
+        nn.BatchNorm1d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+def _up1d(cin: int, cout: int) -> nn.Sequential:
+    """Double the sequence length."""
+    return nn.Sequential(
+        nn.ConvTranspose1d(cin, cout, 4, stride=2, padding=1, bias=False),
+        nn.BatchNorm1d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class SignalDecoder(nn.Module):
+    """Feature map (B, C, h, w) -> leads (B, n_leads, n_samples) in mV.
+
+    The map is pooled over height into ``rows`` bands whose channels are stacked, giving a
+    sequence along the page width (left -> right = time); 1-D convs upsample it 16x and a
+    linear interpolation brings it to ``n_samples``.
+    """
+
+    def __init__(self, in_channels: int, rows: int, width: int, n_leads: int,
+                 n_samples: int) -> None:
+        super().__init__()
+        self.rows = rows
+        self.n_samples = n_samples
+        self.body = nn.Sequential(
+            _conv1d_bn_relu(in_channels * rows, 4 * width, 1),
+            _conv1d_bn_relu(4 * width, 4 * width, 3),
+            _up1d(4 * width, 2 * width),
+            _up1d(2 * width, width),
+            _up1d(width, width),
+            _up1d(width, width),
+        )
+        self.out = nn.Conv1d(width, n_leads, 3, padding=1)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        b, c, _, w = feats.shape
+        seq = F.adaptive_avg_pool2d(feats, (self.rows, w)).reshape(b, c * self.rows, w)
+        leads = self.out(self.body(seq))
+        return F.interpolate(leads, size=self.n_samples, mode="linear", align_corners=False)
+
+
+class EcgAio(nn.Module):
+    """ECG-AIO: image (B, C, H, W), normalised as the weights' InputSpec says, in; see forward."""
+
+    def __init__(self, config: NetConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or NetConfig()
+        w = cfg.width
+        self.stem = nn.Sequential(
+            nn.Conv2d(cfg.in_channels, w, 7, stride=2, padding=3, bias=False),
+            nn.BatchNorm2d(w),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, stride=2, padding=1),
+        )
+        self.layer1 = _stage(w, w, 1)
+        self.layer2 = _stage(w, 2 * w, 2)
+        self.layer3 = _stage(2 * w, 4 * w, 2)
+        self.layer4 = _stage(4 * w, 8 * w, 2)
+        c = cfg.feature_channels
+        self.head = nn.Linear(c, cfg.n_labels)
+        self.decoder = SignalDecoder(c, cfg.decoder_rows, w, cfg.decoder_leads, cfg.n_samples)
+        self.domain_head = nn.Sequential(
+            nn.Linear(c, c // 2), nn.ReLU(inplace=True), nn.Linear(c // 2, cfg.n_domains)
+        )
+        _init_weights(self)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Last-stage activations (B, 8 * width, H / 32, W / 32)."""
+        x = self.stem(x)
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+    def forward_head(self, feats: torch.Tensor) -> torch.Tensor:
+        """Label logits (B, n_labels) from the feature map (global average pool + linear)."""
+        return self.head(feats.mean(dim=(2, 3)))
+
+    def decode(self, feats: torch.Tensor) -> torch.Tensor:
+        """The 12 leads over the full record, (B, decoder_leads, fs * seconds), in mV."""
+        return self.decoder(feats)
+
+    def domain(self, feats: torch.Tensor, lam: float = 0.0) -> torch.Tensor:
+        """Domain logits (B, n_domains); the gradient into ``feats`` is reversed and scaled by lam."""
+        return self.domain_head(grl(feats.mean(dim=(2, 3)), lam))
+
+    def forward(self, x: torch.Tensor, lam: float = 0.0) -> dict[str, torch.Tensor]:
+        """Return ``logits`` (B, n_labels), ``signals`` (B, 12, 1000) mV, ``domain`` (B, n_domains)."""
+        feats = self.forward_features(x)
+        return {
+            "logits": self.forward_head(feats),
+            "signals": self.decode(feats),
+            "domain": self.domain(feats, lam),
+        }
+
+
+def _init_weights(model: nn.Module) -> None:
+    """torchvision's ResNet init: Kaiming convs, unit BN, zero gamma on each block's last BN."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Conv1d, nn.ConvTranspose1d)):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    for m in model.modules():
+        if isinstance(m, BasicBlock):
+            nn.init.zeros_(m.conv2[1].weight)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable and frozen parameters (buffers excluded)."""
+    return sum(p.numel() for p in model.parameters())

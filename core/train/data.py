@@ -1,0 +1,97 @@
+"""Training data streams: pages rendered on the fly, plus real unlabelled images.
+
+Nothing is written to disk. Page ``i`` of a stream depends only on (seed, i), so a resumed run
+continues with exactly the pages it would have seen.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import IterableDataset, get_worker_info
+
+from core.io import load_image
+from core.synth.pages import SynthOptions, make_page
+from core.train.targets import Targets, page_targets, unlabelled_targets
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def letterbox(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Fit an RGB image into (W, H) px keeping its aspect, centred on white (as the model's input)."""
+    w, h = size
+    scale = min(w / rgb.shape[1], h / rgb.shape[0])
+    nw, nh = max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))
+    small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    out = np.full((h, w, 3), 255, np.uint8)
+    x0, y0 = (w - nw) // 2, (h - nh) // 2
+    out[y0:y0 + nh, x0:x0 + nw] = small
+    return out
+
+
+@lru_cache(maxsize=2)
+def real_images(folder: str, max_side: int = 1600) -> tuple[np.ndarray, ...]:
+    """Every image in ``folder``, downscaled to at most ``max_side`` px (unlabelled target domain)."""
+    images = []
+    for path in sorted(Path(folder).iterdir()):
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            rgb = load_image(path).rgb
+            scale = min(1.0, max_side / max(rgb.shape[:2]))
+            images.append(cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
+    return tuple(images)
+
+
+def real_view(images: tuple[np.ndarray, ...], size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A random crop (≥ 60 % of each side) of a random real image, letterboxed to ``size``."""
+    rgb = images[int(rng.integers(len(images)))]
+    h, w = rgb.shape[:2]
+    ch, cw = (int(s * rng.uniform(0.6, 1.0)) for s in (h, w))
+    y0, x0 = int(rng.integers(h - ch + 1)), int(rng.integers(w - cw + 1))
+    return letterbox(rgb[y0:y0 + ch, x0:x0 + cw], size)
+
+
+def to_tensors(image: np.ndarray, t: Targets) -> dict[str, torch.Tensor]:
+    """One training example as tensors (image stays uint8 (3, H, W) until the batch is on device)."""
+    return {
+        "image": torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))),
+        "labels": torch.from_numpy(t.labels), "label_known": torch.from_numpy(t.label_known),
+        "signals": torch.from_numpy(t.signals), "signal_known": torch.from_numpy(t.signal_known),
+        "domain": torch.tensor(t.domain), "has_labels": torch.tensor(t.has_labels),
+    }
+
+
+class PageStream(IterableDataset):
+    """Endless labelled pages, with a share of real unlabelled images mixed in.
+
+    options: what to render (its ``size`` must be the model's input size (W, H)). start: the
+    first page index (resume). real_folder: unlabelled images, or None. real_share: their
+    probability per example.
+    """
+
+    def __init__(self, options: SynthOptions, start: int = 0, real_folder: str | None = None,
+                 real_share: float = 0.0) -> None:
+        super().__init__()
+        assert options.size is not None, "training pages are rendered at the model's input size"
+        self.options, self.start = options, start
+        self.real_folder, self.real_share = real_folder, real_share
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        info = get_worker_info()
+        worker, n_workers = (info.id, info.num_workers) if info else (0, 1)
+        options = replace(self.options, n=2**62)
+        index = self.start + worker
+        while True:
+            yield self.example(options, index)
+            index += n_workers
+
+    def example(self, options: SynthOptions, index: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([options.seed, index, 7])
+        if self.real_folder and rng.random() < self.real_share:
+            image = real_view(real_images(self.real_folder), options.size, rng)  # type: ignore[arg-type]
+            return to_tensors(image, unlabelled_targets())
+        page = make_page(options, index)
+        return to_tensors(page.image, page_targets(page.sample, page.geometry, page.domain))

@@ -1,0 +1,177 @@
+"""The training loop: masked BCE + masked signal loss + domain loss through gradient reversal.
+
+Checkpoints every ``checkpoint_every`` steps (model, optimiser, step) and resumes from them
+exactly: the data stream is indexed by step, so a resumed run sees the pages it would have seen.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from core.atomic import write_json
+from core.model.grl import dann_lambda
+from core.model.network import EcgAio, NetConfig
+from core.model.preprocess import InputSpec, to_model_input
+from core.synth.pages import SynthOptions
+from core.train.data import PageStream
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training recipe. Sizes in px, rates per step; times in s."""
+
+    steps: int = 3000
+    batch: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 1
+    net: NetConfig = field(default_factory=NetConfig)
+    input: InputSpec = field(default_factory=InputSpec)
+    record_share: float = 0.3          # labelled pages rendered from real 'fit' records
+    real_share: float = 0.1            # unlabelled real images (target domain only)
+    real_folder: str | None = None
+    signal_weight: float = 0.5
+    domain_weight: float = 0.3
+    pos_weight_max: float = 4.0
+    checkpoint_every: int = 100
+    workers: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["net"], d["input"] = self.net.to_json(), self.input.to_json()
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "TrainConfig":
+        d = dict(d)
+        d["net"] = NetConfig.from_json(d.get("net", {})) if d.get("net") else NetConfig()
+        d["input"] = InputSpec.from_json(d["input"]) if d.get("input") else InputSpec()
+        return cls(**d)
+
+    def page_options(self) -> SynthOptions:
+        return SynthOptions(n=1, seed=self.seed, domain="mix", source="mix", split="fit",
+                            size=(self.input.width, self.input.height), record_share=self.record_share)
+
+
+def losses(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
+           pos_weight: torch.Tensor, cfg: TrainConfig) -> dict[str, torch.Tensor]:
+    """The three losses of one batch; unknown labels and unprinted samples never count."""
+    known = batch["label_known"] * batch["has_labels"][:, None].float()
+    bce = F.binary_cross_entropy_with_logits(out["logits"], batch["labels"], pos_weight=pos_weight,
+                                             reduction="none")
+    label_loss = (bce * known).sum() / known.sum().clamp_min(1.0)
+    sk = batch["signal_known"]
+    sig = F.smooth_l1_loss(out["signals"], batch["signals"], reduction="none", beta=0.1)
+    signal_loss = (sig * sk).sum() / sk.sum().clamp_min(1.0)
+    domain_loss = F.cross_entropy(out["domain"], batch["domain"])
+    total = label_loss + cfg.signal_weight * signal_loss + cfg.domain_weight * domain_loss
+    return {"total": total, "labels": label_loss, "signals": signal_loss, "domain": domain_loss}
+
+
+def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
+          progress: Callable[[int, int, dict[str, float]], None] | None = None,
+          should_stop: Callable[[], bool] = lambda: False) -> Path:
+    """Train (or resume) into ``out_dir``; returns the path of the last checkpoint."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    model = EcgAio(cfg.net)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
+    step = 0
+    ckpt = out / "checkpoint.pt"
+    if resume and ckpt.exists():
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        step = int(state["step"])
+    write_json(out / "config.json", cfg.to_json())
+    pos_weight = estimate_pos_weight(cfg).clamp(1.0, cfg.pos_weight_max)
+    stream = PageStream(cfg.page_options(), start=step * cfg.batch, real_folder=cfg.real_folder,
+                        real_share=cfg.real_share)
+    loader = DataLoader(stream, batch_size=cfg.batch, num_workers=cfg.workers,
+                        persistent_workers=cfg.workers > 0)
+    log_path = out / "log.csv"
+    new_log = not log_path.exists() or not resume
+    with open(log_path, "w" if new_log else "a", newline="") as log_file:
+        log = csv.writer(log_file)
+        if new_log:
+            log.writerow(["step", "total", "labels", "signals", "domain", "lambda", "lr", "s_per_step"])
+        model.train()
+        t_last = time.perf_counter()
+        for batch in loader:
+            if step >= cfg.steps or should_stop():
+                break
+            lam = dann_lambda(step / cfg.steps)
+            x = to_model_input(batch["image"].float() / 255.0, cfg.input)
+            parts = losses(model(x, lam=lam), batch, pos_weight, cfg)
+            opt.zero_grad(set_to_none=True)
+            parts["total"].backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            sched.step()
+            step += 1
+            now = time.perf_counter()
+            values = {k: float(v.detach()) for k, v in parts.items()}
+            log.writerow([step, *(f"{values[k]:.5f}" for k in ("total", "labels", "signals", "domain")),
+                          f"{lam:.4f}", f"{sched.get_last_lr()[0]:.6f}", f"{now - t_last:.3f}"])
+            t_last = now
+            if progress:
+                progress(step, cfg.steps, values)
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                log_file.flush()
+                save_checkpoint(ckpt, model, opt, sched, step)
+    save_checkpoint(ckpt, model, opt, sched, step)
+    return ckpt
+
+
+def save_checkpoint(path: Path, model: EcgAio, opt: torch.optim.Optimizer, sched: Any, step: int) -> None:
+    """Write the training state atomically (tensors and plain containers only)."""
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                "step": step}, tmp)
+    tmp.replace(path)
+
+
+def estimate_pos_weight(cfg: TrainConfig, n: int = 400) -> torch.Tensor:
+    """(1 − p) / p per label, p estimated from the labels of ``n`` training pages' signals."""
+    from core.labels import LABELS
+    from core.synth.pages import draw_signal
+
+    options = cfg.page_options()
+    counts, known = np.zeros(len(LABELS)), np.zeros(len(LABELS))
+    for i in range(n):
+        sample = draw_signal(options, np.random.default_rng([cfg.seed, i, 99]))
+        for j, k in enumerate(LABELS):
+            if sample.labels[k] is not None:
+                known[j] += 1
+                counts[j] += sample.labels[k]
+    p = np.clip(counts / np.maximum(known, 1), 1e-3, 1 - 1e-3)
+    return torch.tensor((1 - p) / p, dtype=torch.float32)
+
+
+def load_checkpoint_model(path: str | Path, net: NetConfig) -> EcgAio:
+    """The model of a checkpoint, in eval mode."""
+    model = EcgAio(net)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
+    return model.eval()
+
+
+def steps_for(seconds: float, s_per_step: float) -> int:
+    """How many steps fit a time budget."""
+    return max(1, math.floor(seconds / s_per_step))
+
+
+__all__ = ["TrainConfig", "train", "losses", "load_checkpoint_model", "estimate_pos_weight"]

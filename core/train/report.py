@@ -1,0 +1,164 @@
+"""The evaluation report (`ecg-aio eval`): per domain, per label, with confidence intervals.
+
+Writes ``report.json``, ``report.md`` and PNG plots (ROC per label, calibration) into a folder.
+Sets: (a) held-out simulated pages, (b) the ``eval`` split's real records printed by our
+renderer. Thresholds come from the weights' card (chosen on ``val``), never from these sets.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.atomic import OutputSet, write_bytes, write_json
+from core.labels import LABELS, LEADS
+from core.model.network import EcgAio
+from core.model.weights import Weights
+from core.synth.degrade import DOMAINS
+from core.train.evaluate import Predictions, predict, record_pages, sim_pages
+from core.train.metrics import label_report, snr_db
+
+SETS = ("sim", "records")
+
+
+def evaluate_all(model: EcgAio, weights: Weights, n_sim: int = 200, domains: tuple[str, ...] = DOMAINS,
+                 progress: Callable[[str], None] | None = None) -> dict[str, dict[str, Predictions]]:
+    """Predictions for every (set, domain)."""
+    size = (weights.input.width, weights.input.height)
+    out: dict[str, dict[str, Predictions]] = {s: {} for s in SETS}
+    for domain in domains:
+        if progress:
+            progress(f"simulated pages, {domain}")
+        out["sim"][domain] = predict(model, weights.input, sim_pages(n_sim, domain, size))
+        if progress:
+            progress(f"eval records, {domain}")
+        out["records"][domain] = predict(model, weights.input, record_pages("eval", domain, size))
+    return out
+
+
+def summarise(preds: dict[str, dict[str, Predictions]], thresholds: dict[str, float]) -> dict[str, Any]:
+    """Label metrics and decoder SNR for every (set, domain)."""
+    summary: dict[str, Any] = {}
+    for set_name, by_domain in preds.items():
+        summary[set_name] = {}
+        for domain, p in by_domain.items():
+            rep = label_report(p.truth, p.probs, thresholds)
+            snr = snr_db(p.truth_signals, p.signals, p.known)
+            rep["snr_db"] = {lead: _num(v) for lead, v in zip(LEADS, snr)}
+            rep["snr_db_mean"] = _num(np.nanmean(np.where(np.isinf(snr), np.nan, snr)))
+            summary[set_name][domain] = rep
+    return summary
+
+
+def markdown(summary: dict[str, Any], weights: Weights) -> str:
+    """The headline tables as Markdown."""
+    lines = [f"# Evaluation of {weights.name} {weights.version}", "",
+             "Macro AUROC averages the labels with ≥ 3 positives in that set; brackets are 95 % "
+             "bootstrap intervals over pages. Few positives make wide intervals: read them.", ""]
+    for set_name, title in (("records", "Real `eval` records printed by our renderer"),
+                            ("sim", "Held-out simulated pages")):
+        if set_name not in summary:
+            continue
+        lines += [f"## {title}", "", "| domain | pages | macro AUROC | macro F1 | decoder SNR (dB) | "
+                  + " | ".join(LABELS) + " |", "|---" * (5 + len(LABELS)) + "|"]
+        for domain, rep in summary[set_name].items():
+            cells = []
+            for k in LABELS:
+                r = rep["labels"][k]
+                cells.append("n/a" if r["auroc"] is None else
+                             f"{r['auroc']:.2f}" + (f" [{r['auroc_ci'][0]:.2f}–{r['auroc_ci'][1]:.2f}]"
+                                                    if r["auroc_ci"] else "") + f" (n+={r['n_pos']})")
+            lines.append(f"| {domain} | {rep['n_pages']} | {_fmt(rep['macro_auroc'])} | {_fmt(rep['macro_f1'])} | "
+                         f"{_fmt(rep['snr_db_mean'], 1)} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += ["## Sensitivity / specificity / F1 at the card's thresholds", ""]
+    for set_name in summary:
+        for domain, rep in summary[set_name].items():
+            row = ", ".join(f"{k} {_fmt(r['sensitivity'])}/{_fmt(r['specificity'])}/{_fmt(r['f1'])}"
+                            for k, r in rep["labels"].items() if r["n_pos"])
+            lines.append(f"- {set_name} / {domain}: {row}")
+    return "\n".join(lines) + "\n"
+
+
+def plot_roc(preds: dict[str, dict[str, Predictions]], path: Path) -> None:
+    """ROC curves per label, one panel per label, a line per (set, domain)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_curve
+
+    fig, axes = plt.subplots(2, 4, figsize=(16, 8), sharex=True, sharey=True)
+    for ax, (j, key) in zip(axes.ravel(), enumerate(LABELS)):
+        for set_name, by_domain in preds.items():
+            for domain, p in by_domain.items():
+                ok = ~np.isnan(p.truth[:, j])
+                t = p.truth[ok, j]
+                if len(np.unique(t)) == 2:
+                    fpr, tpr, _ = roc_curve(t, p.probs[ok, j])
+                    ax.plot(fpr, tpr, ls="-" if set_name == "sim" else "--", label=f"{set_name}/{domain}")
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.5)
+        ax.set_title(key)
+    axes[0, 0].legend(fontsize=7)
+    fig.supxlabel("1 − specificity")
+    fig.supylabel("sensitivity")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_calibration(preds: dict[str, dict[str, Predictions]], path: Path, bins: int = 10) -> None:
+    """Reliability diagram: observed positive rate against predicted probability, all labels pooled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 6))
+    edges = np.linspace(0, 1, bins + 1)
+    for set_name, by_domain in preds.items():
+        for domain, p in by_domain.items():
+            ok = ~np.isnan(p.truth)
+            prob, truth = p.probs[ok], p.truth[ok]
+            idx = np.clip(np.digitize(prob, edges) - 1, 0, bins - 1)
+            xs = [prob[idx == b].mean() for b in range(bins) if (idx == b).sum() >= 5]
+            ys = [truth[idx == b].mean() for b in range(bins) if (idx == b).sum() >= 5]
+            ax.plot(xs, ys, marker="o", label=f"{set_name}/{domain}")
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.5)
+    ax.set_xlabel("predicted probability")
+    ax.set_ylabel("observed frequency")
+    ax.legend(fontsize=7)
+    _save(fig, path)
+
+
+def write_report(out_dir: str | Path, preds: dict[str, dict[str, Predictions]], weights: Weights,
+                 extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write report.json, report.md, roc.png, calibration.png (all or nothing)."""
+    summary = summarise(preds, weights.thresholds)
+    with OutputSet(out_dir) as out:
+        plot_roc(preds, out.path("roc.png"))
+        plot_calibration(preds, out.path("calibration.png"))
+        write_bytes(out.path("report.md"), markdown(summary, weights).encode())
+        write_json(out.path("report.json"), {"model": {"name": weights.name, "version": weights.version,
+                                                       "sha256": weights.sha256}, **summary, **(extra or {})})
+    return summary
+
+
+def _save(fig: Any, path: Path) -> None:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    write_bytes(path, buf.getvalue())
+
+
+def _num(v: float) -> float | None:
+    return None if v is None or not np.isfinite(v) else round(float(v), 3)
+
+
+def _fmt(v: float | None, digits: int = 2) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"
