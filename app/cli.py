@@ -184,18 +184,15 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import time
-
     from core.train.export import export
     from core.train.loop import TrainConfig, train
 
     cfg = TrainConfig.from_json(json.loads(args.config.read_text())) if args.config else TrainConfig()
     if args.resume and (args.out / "config.json").exists() and args.config is None:
         cfg = TrainConfig.from_json(json.loads((args.out / "config.json").read_text()))
-    bar = _progress_bar(cfg.steps, "training", unit="step")
-    t0 = time.perf_counter()
-    ckpt = train(cfg, args.out, resume=args.resume, progress=lambda step, total, losses: bar(step))
-    card, val = export(ckpt, cfg, args.out / "weights", time.perf_counter() - t0, cfg.steps)
+    bar = _progress_bar(1000, "training", unit="‰")
+    ckpt = train(cfg, args.out, resume=args.resume, progress=lambda p, losses: bar(min(1000, int(p * 1000))))
+    card, val = export(ckpt, cfg, args.out / "weights")
     print(f"weights and card: {card.parent} (validation macro AUROC {val['macro_auroc']})")
     return 0
 

@@ -57,7 +57,9 @@ class ReviewWindow(QtWidgets.QMainWindow):
 
     def _fail(self, message: str) -> None:
         self.statusBar().showMessage(message)
-        QtWidgets.QMessageBox.warning(self, "Cannot open this file", message)
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "Cannot open this file", message,
+                                    parent=self)
+        box.open()  # window-modal, never blocks the event loop
 
 
 def main(argv: list[str] | None = None) -> int:

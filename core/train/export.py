@@ -41,9 +41,13 @@ def validation_predictions(model: Any, cfg: TrainConfig, n_sim: int = 64,
     return predict(model, cfg.input, pages, progress=progress)
 
 
-def export(checkpoint: str | Path, cfg: TrainConfig, out_dir: str | Path, train_seconds: float,
-           steps_done: int, n_val_sim: int = 64) -> tuple[Path, dict[str, Any]]:
+def export(checkpoint: str | Path, cfg: TrainConfig, out_dir: str | Path,
+           n_val_sim: int = 64) -> tuple[Path, dict[str, Any]]:
     """Choose thresholds on ``val``, then write weights + model card into ``out_dir``."""
+    import torch
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    steps_done, train_seconds = int(state["step"]), float(state["elapsed"])
     model = load_checkpoint_model(checkpoint, cfg.net)
     val = validation_predictions(model, cfg, n_val_sim)
     thresholds = choose_thresholds(val)

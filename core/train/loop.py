@@ -46,6 +46,8 @@ class TrainConfig:
     pos_weight_max: float = 4.0
     checkpoint_every: int = 100
     workers: int = 1
+    max_seconds: float | None = None   # train for this long instead of ``steps`` (schedule by time)
+    warmup: float = 0.05               # share of the run with a linear learning-rate warm-up
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -80,23 +82,24 @@ def losses(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
 
 
 def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
-          progress: Callable[[int, int, dict[str, float]], None] | None = None,
+          progress: Callable[[float, dict[str, float]], None] | None = None,
           should_stop: Callable[[], bool] = lambda: False) -> Path:
-    """Train (or resume) into ``out_dir``; returns the path of the last checkpoint."""
+    """Train (or resume) into ``out_dir``; returns the path of the last checkpoint.
+
+    ``progress(p, losses)`` is called after every step with p in 0..1.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     model = EcgAio(cfg.net)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
-    step = 0
+    step, elapsed = 0, 0.0
     ckpt = out / "checkpoint.pt"
     if resume and ckpt.exists():
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        step = int(state["step"])
+        step, elapsed = int(state["step"]), float(state["elapsed"])
     write_json(out / "config.json", cfg.to_json())
     pos_weight = estimate_pos_weight(cfg).clamp(1.0, cfg.pos_weight_max)
     stream = PageStream(cfg.page_options(), start=step * cfg.batch, real_folder=cfg.real_folder,
@@ -112,36 +115,51 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
         model.train()
         t_last = time.perf_counter()
         for batch in loader:
-            if step >= cfg.steps or should_stop():
+            p = progress_of(cfg, step, elapsed)
+            if p >= 1.0 or should_stop():
                 break
-            lam = dann_lambda(step / cfg.steps)
+            lam = dann_lambda(p)
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(cfg, p)
             x = to_model_input(batch["image"].float() / 255.0, cfg.input)
             parts = losses(model(x, lam=lam), batch, pos_weight, cfg)
             opt.zero_grad(set_to_none=True)
             parts["total"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
-            sched.step()
             step += 1
             now = time.perf_counter()
+            elapsed += now - t_last
             values = {k: float(v.detach()) for k, v in parts.items()}
             log.writerow([step, *(f"{values[k]:.5f}" for k in ("total", "labels", "signals", "domain")),
-                          f"{lam:.4f}", f"{sched.get_last_lr()[0]:.6f}", f"{now - t_last:.3f}"])
+                          f"{lam:.4f}", f"{learning_rate(cfg, p):.6f}", f"{now - t_last:.3f}"])
             t_last = now
+            log_file.flush()
             if progress:
-                progress(step, cfg.steps, values)
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                log_file.flush()
-                save_checkpoint(ckpt, model, opt, sched, step)
-    save_checkpoint(ckpt, model, opt, sched, step)
+                progress(progress_of(cfg, step, elapsed), values)
+            if step % cfg.checkpoint_every == 0:
+                save_checkpoint(ckpt, model, opt, step, elapsed)
+    save_checkpoint(ckpt, model, opt, step, elapsed)
     return ckpt
 
 
-def save_checkpoint(path: Path, model: EcgAio, opt: torch.optim.Optimizer, sched: Any, step: int) -> None:
+def progress_of(cfg: TrainConfig, step: int, elapsed_s: float) -> float:
+    """How far the run is, 0..1: by time when ``max_seconds`` is set, else by steps."""
+    return elapsed_s / cfg.max_seconds if cfg.max_seconds else step / cfg.steps
+
+
+def learning_rate(cfg: TrainConfig, p: float) -> float:
+    """Linear warm-up over ``cfg.warmup`` of the run, then cosine decay to 1 % of ``cfg.lr``."""
+    if p < cfg.warmup:
+        return cfg.lr * max(p / cfg.warmup, 0.02)
+    q = (p - cfg.warmup) / (1 - cfg.warmup)
+    return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(q, 1.0))))
+
+
+def save_checkpoint(path: Path, model: EcgAio, opt: torch.optim.Optimizer, step: int, elapsed_s: float) -> None:
     """Write the training state atomically (tensors and plain containers only)."""
     tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                "step": step}, tmp)
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "elapsed": elapsed_s}, tmp)
     tmp.replace(path)
 
 
@@ -167,11 +185,6 @@ def load_checkpoint_model(path: str | Path, net: NetConfig) -> EcgAio:
     model = EcgAio(net)
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True)["model"])
     return model.eval()
-
-
-def steps_for(seconds: float, s_per_step: float) -> int:
-    """How many steps fit a time budget."""
-    return max(1, math.floor(seconds / s_per_step))
 
 
 __all__ = ["TrainConfig", "train", "losses", "load_checkpoint_model", "estimate_pos_weight"]
