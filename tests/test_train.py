@@ -1,0 +1,82 @@
+"""Training: targets, a tiny end-to-end run, determinism by seed and exact resume."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.labels import LABELS, LEADS
+from core.synth.paper import PaperSpec, layout_panels
+from core.synth.render import render_page
+from core.synth.simulator import simulate
+from core.train.loop import TrainConfig, learning_rate, train
+from core.train.targets import decoder_signals, page_targets, printed_mask
+
+TINY = {"steps": 3, "batch": 2, "net": {"width": 8}, "checkpoint_every": 1, "workers": 0,
+        "input": {"height": 64, "width": 128, "channels": 3, "mean": [0.5] * 3, "std": [0.25] * 3}}
+
+
+def test_printed_mask_follows_the_layout() -> None:
+    rng = np.random.default_rng(0)
+    sample = simulate({"SR"}, rng)
+    page = render_page(sample, PaperSpec(layout="3x4+1", dpi=100), rng)
+    mask = printed_mask(page.geometry)
+    assert mask[LEADS.index("II")].mean() == 1.0            # rhythm strip prints all 10 s
+    v1 = mask[LEADS.index("V1")]
+    assert v1.mean() == pytest.approx(0.25)                 # 2.5 s of 10
+    assert v1[500:750].all() and not v1[:500].any()         # column 2: 5.0–7.5 s
+
+
+def test_decoder_signals_resample_to_100_hz() -> None:
+    rng = np.random.default_rng(1)
+    sample = simulate({"SR"}, rng, noise=False)
+    target = decoder_signals(sample)
+    assert target.shape == (12, 1000) and target.dtype == np.float32
+    np.testing.assert_allclose(target[1, 100:900], sample.lead("II")[500:4500:5], atol=0.05)
+
+
+def test_targets_keep_unknown_labels_unknown() -> None:
+    rng = np.random.default_rng(2)
+    sample = simulate({"AFL", "PVC"}, rng)
+    sample.labels["AFL"] = None  # as a record whose source cannot say
+    page = render_page(sample, PaperSpec(layout="3x4", dpi=100), rng)
+    t = page_targets(sample, page.geometry, "photo")
+    assert t.label_known[LABELS.index("AFL")] == 0 and t.labels[LABELS.index("PVC")] == 1
+    assert t.domain == 1
+
+
+def test_learning_rate_warms_up_then_decays() -> None:
+    cfg = TrainConfig(lr=1e-3, warmup=0.1)
+    assert learning_rate(cfg, 0.0) < learning_rate(cfg, 0.05) < learning_rate(cfg, 0.1) == pytest.approx(1e-3)
+    assert learning_rate(cfg, 1.0) == pytest.approx(1e-5)
+
+
+def _weights(ckpt: Path) -> dict[str, torch.Tensor]:
+    return torch.load(ckpt, map_location="cpu", weights_only=True)["model"]
+
+
+def test_tiny_training_is_deterministic_and_resumes_exactly(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    cfg = TrainConfig.from_json(TINY)
+    a = train(cfg, tmp_path / "a")
+    b = train(cfg, tmp_path / "b")
+    wa, wb = _weights(a), _weights(b)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    log = (tmp_path / "a" / "log.csv").read_text().splitlines()
+    assert len(log) == 1 + 3 and all(np.isfinite(float(v)) for v in log[-1].split(",")[1:5])
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["net"]["width"] == 8
+
+    # two steps, stop, resume for the third: the same weights as three steps straight
+    train(TrainConfig.from_json({**TINY, "steps": 3}), tmp_path / "c", should_stop=_after(2))
+    c = train(cfg, tmp_path / "c", resume=True)
+    assert torch.load(c, weights_only=True)["step"] == 3
+    wc = _weights(c)
+    assert all(torch.allclose(wa[k].float(), wc[k].float(), atol=1e-6) for k in wa)
+
+
+def _after(n: int):  # type: ignore[no-untyped-def]
+    calls = iter(range(10**6))
+    return lambda: next(calls) >= n
