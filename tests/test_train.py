@@ -15,7 +15,7 @@ from core.synth.simulator import simulate
 from core.train.loop import TrainConfig, learning_rate, train
 from core.train.targets import decoder_signals, page_targets, printed_mask
 
-TINY = {"steps": 3, "batch": 2, "net": {"width": 8}, "checkpoint_every": 1, "workers": 0,
+TINY = {"steps": 3, "batch": 2, "net": {"width": 8}, "checkpoint_every": 1, "workers": 0, "record_share": 0.0,
         "input": {"height": 64, "width": 128, "channels": 3, "mean": [0.5] * 3, "std": [0.25] * 3}}
 
 
