@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,11 +41,16 @@ class Analysis:
 
 def analyze(image: LoadedImage, model: EcgAio, weights: Weights, labels: Sequence[str] = LABELS,
             method: str = "jacobian", smoothgrad: int = 0, geometry: Geometry | None = None,
-            device: str = "cpu") -> Analysis:
-    """Diagnose ``image`` and explain each label in ``labels``."""
-    targets = [LABELS.index(k) for k in labels]
-    ex = explain(model, weights.input, image.rgb, targets, method=method, smoothgrad_n=smoothgrad)
-    return Analysis(image, weights, device, geometry, ex, tuple(labels), dict(ex.timings_ms))
+            device: str = "cpu", timings_ms: dict[str, float] | None = None,
+            progress: Callable[[int, int], None] | None = None,
+            cancel: Callable[[], bool] | None = None) -> Analysis:
+    """Diagnose ``image`` and explain each label in ``labels``.
+
+    timings_ms: earlier stages' times (load, page) to carry into the result.
+    """
+    ex = explain(model, weights.input, image.rgb, list(labels), method=method, smoothgrad_n=smoothgrad,
+                 progress=progress, cancel=cancel)
+    return Analysis(image, weights, device, geometry, ex, tuple(labels), {**(timings_ms or {}), **ex.timings_ms})
 
 
 def result_json(a: Analysis, files: dict[str, dict[str, str]]) -> dict[str, Any]:
@@ -55,9 +60,7 @@ def result_json(a: Analysis, files: dict[str, dict[str, str]]) -> dict[str, Any]
     for key in a.labels:
         j = LABELS.index(key)
         thr = float(a.weights.thresholds[key])
-        where = (where_it_looked(a.explanation.saliency[key], a.geometry, key) if a.geometry is not None
-                 else {"per_lead": None, "per_cell": None,
-                       "summary": f"{key}: page geometry not detected, so attribution cannot be given per lead."})
+        where = where_it_looked(a.explanation.saliency[key], a.geometry, key)
         entries.append({"name": key, "probability": round(float(probs[j]), 4), "threshold": thr,
                         "positive": bool(probs[j] >= thr), **files[key], "where": where})
     return {
