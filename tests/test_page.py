@@ -1,0 +1,234 @@
+"""Page understanding: rectify, calibrate, find panels (core.page.detect_geometry)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from core.io.images import load_image
+from core.page import Geometry, PageResult, detect_geometry
+from core.page.calibrate import grid_calibrations, grid_signal
+from core.page.rectify import homography_from_vanishing_points, rectify
+from core.synth.degrade import degrade
+from core.synth.paper import random_spec
+from core.synth.render import paper_background, render_page
+
+IMAGES = Path("/work/shared/data/images")
+TRUTH = Path(__file__).resolve().parents[1] / "resources" / "page_truth.json"
+
+
+# ---- helpers --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sample():
+    """One real 10-s record (the same for every page, so only the paper varies)."""
+    from core.io.records import read_labels
+    from core.synth.from_record import sample_from_record
+
+    rows = [r for r in read_labels() if r.split == "train"]
+    return sample_from_record(rows[3])
+
+
+def rendered(sample, seed: int, domain: str = "clean", **paper) -> tuple[np.ndarray, Geometry]:
+    """A page printed on paper with the given fields, degraded as ``domain``; its exact geometry."""
+    rng = np.random.default_rng(seed)
+    page = render_page(sample, random_spec(rng, **paper), rng)
+    out = degrade(page.image, domain, rng)
+    return out.image, out.warp.apply_geometry(page.geometry)
+
+
+def quad_iou(a, b) -> float:
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    inter, _ = cv2.intersectConvexConvex(a, b)
+    return float(inter / (cv2.contourArea(a) + cv2.contourArea(b) - inter))
+
+
+def mean_iou(found: Geometry, truth: Geometry) -> float:
+    by_key = {(p.lead, p.row, p.col): p for p in found.panels}
+    return float(np.mean([quad_iou(p.quad_px, by_key[(p.lead, p.row, p.col)].quad_px)
+                          if (p.lead, p.row, p.col) in by_key else 0.0 for p in truth.panels]))
+
+
+def scale_error(found: Geometry, truth: Geometry) -> float:
+    return max(abs(f / t - 1) for f, t in zip(found.px_per_mm_xy, truth.px_per_mm_xy))
+
+
+def assert_matches(result: PageResult, truth: Geometry, tol: float = 0.02, iou: float = 0.9) -> None:
+    g = result.geometry
+    assert result.is_ecg and g is not None, result.reason
+    assert scale_error(g, truth) <= tol, (g.px_per_mm_xy, truth.px_per_mm_xy)
+    assert g.layout == truth.layout, result.reason
+    assert mean_iou(g, truth) >= iou
+    assert set(g.confidence) == {"calibration", "layout", "panels"}
+    assert all(0.0 <= v <= 1.0 for v in g.confidence.values())
+
+
+def turned(image: np.ndarray, truth: Geometry, degrees: float) -> tuple[np.ndarray, Geometry]:
+    """The image rotated counter-clockwise about its centre, on a canvas that holds all of it
+    (white corners), and its geometry likewise."""
+    h, w = image.shape[:2]
+    m = np.vstack([cv2.getRotationMatrix2D(((w - 1) / 2, (h - 1) / 2), degrees, 1.0), [0, 0, 1]])
+    corners = np.array([[0, 0, 1], [w - 1, 0, 1], [w - 1, h - 1, 1], [0, h - 1, 1]], float) @ m.T
+    lo, hi = corners[:, :2].min(axis=0), corners[:, :2].max(axis=0)
+    m[:2, 2] -= lo
+    size = tuple(int(round(v)) + 1 for v in hi - lo)
+    out = cv2.warpAffine(image, m[:2], size, flags=cv2.INTER_LINEAR, borderValue=(255, 255, 255))
+    return out, truth.warped(m, size)
+
+
+# ---- rendered pages ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("layout, colour, dpi, seed", [
+    ("3x4+1", "red", 100, 1), ("6x2", "green", 150, 2), ("12x1", "blue", 100, 3),
+    ("3x4+3", "pink", 150, 4), ("3x4", "orange", 100, 5),
+])
+def test_clean_pages_are_measured(sample, layout, colour, dpi, seed):
+    image, truth = rendered(sample, seed, layout=layout, grid_colour=colour, dpi=dpi)
+    assert_matches(detect_geometry(image), truth)
+
+
+@pytest.mark.parametrize("layout, colour, seed", [("3x4+1", "pink", 11), ("3x4", "red", 12), ("6x2", "blue", 13)])
+def test_scanned_pages_are_measured(sample, layout, colour, seed):
+    image, truth = rendered(sample, seed, "scan", layout=layout, grid_colour=colour, dpi=150)
+    assert_matches(detect_geometry(image), truth)
+
+
+def test_a_scan_rotated_3_degrees_is_straightened(sample):
+    image, truth = rendered(sample, 21, layout="3x4+1", grid_colour="red", dpi=100)
+    image, truth = turned(image, truth, 3.0)
+    assert_matches(detect_geometry(image), truth)
+
+
+def test_an_upside_down_page_is_turned(sample):
+    image, truth = rendered(sample, 22, layout="3x4+1", grid_colour="pink", dpi=100)
+    image, truth = turned(image, truth, 180.0)
+    result = detect_geometry(image)
+    assert_matches(result, truth)
+    lead_i = next(p for p in result.geometry.panels if p.lead == "I")
+    centre = np.mean(lead_i.quad_px, axis=0)
+    assert centre[0] > image.shape[1] / 2 and centre[1] > image.shape[0] / 2  # page top-left is bottom-right
+
+
+@pytest.mark.parametrize("quarter_turns", [1, 3])
+def test_a_page_turned_a_quarter_is_turned_back(sample, quarter_turns):
+    image, truth = rendered(sample, 31, layout="3x4+1", grid_colour="red", dpi=100)
+    image, truth = turned(image, truth, 90.0 * quarter_turns)
+    assert_matches(detect_geometry(image), truth)
+
+
+def test_a_photo_in_perspective_is_rectified(sample):
+    image, truth = rendered(sample, 23, layout="3x4+1", grid_colour="red", dpi=100)
+    h, w = image.shape[:2]
+    src = np.float32([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]])
+    dst = np.float32([[0.06 * w, 0.04 * h], [0.97 * w, 0.0], [0.92 * w, 0.98 * h], [0.0, 0.9 * h]])
+    m = cv2.getPerspectiveTransform(src, dst).astype(np.float64)
+    photo = cv2.warpPerspective(image, m, (w, h), borderValue=(90, 70, 50))
+    assert_matches(detect_geometry(photo), truth.warped(m, (w, h)), tol=0.05, iou=0.8)
+
+
+def test_geometry_maps_back_to_the_image_as_loaded(sample):
+    """Downscaling happens inside: results are in the pixels of the input, at any size."""
+    image, truth = rendered(sample, 24, layout="3x4+1", grid_colour="red", dpi=200)
+    assert max(image.shape) > 1200
+    result = detect_geometry(image)
+    assert_matches(result, truth)
+    again = Geometry.from_json(json.loads(json.dumps(result.geometry.to_json())))
+    assert again.image_size == (image.shape[1], image.shape[0])
+    p = again.panels[0]
+    x, y = again.signal_to_pixel(p, np.array([p.t0_s]), np.array([0.0]))[0]
+    i, t, mv = again.pixel_to_signal(x + 3, y)
+    assert again.panels[i].lead == p.lead and abs(mv) < 0.2
+
+
+# ---- calibration ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("px_per_mm, colour", [(2.6, "red"), (4.0, "green"), (5.3, "grey"), (7.5, "blue")])
+def test_a_bare_grid_is_calibrated(px_per_mm, colour):
+    size = (1100, 800)
+    box = (0.0, 0.0, size[0] / px_per_mm, size[1] / px_per_mm)
+    img = paper_background(size, (px_per_mm, px_per_mm), box, (1.3, 2.1), colour, (255, 255, 255))
+    best = grid_calibrations(grid_signal(img))[0]
+    assert best.method == "grid"
+    assert best.px_per_mm == pytest.approx((px_per_mm, px_per_mm), rel=0.005)
+
+
+def test_plain_paper_has_no_grid_scale():
+    img = np.random.default_rng(0).normal(245, 4, (600, 800, 3)).clip(0, 255).astype(np.uint8)
+    assert all(c.confidence < 0.3 for c in grid_calibrations(grid_signal(img)))
+
+
+def test_vanishing_points_at_infinity_give_a_rotation():
+    a = np.radians(2.0)
+    h = homography_from_vanishing_points(np.array([np.cos(a), np.sin(a), 0.0]),
+                                         np.array([-np.sin(a), np.cos(a), 0.0]), np.array([100.0, 50.0]))
+    assert h[2, :2] == pytest.approx([0, 0], abs=1e-12)
+    assert np.degrees(np.arctan2(-h[1, 0], h[0, 0])) == pytest.approx(2.0, abs=1e-6)
+
+
+def test_rectify_straightens_a_skewed_grid():
+    w, h = 900, 700
+    img = np.full((h, w, 3), 255, np.uint8)
+    for i in range(0, 400):
+        c = (190, 60, 60) if i % 5 == 0 else (240, 170, 170)
+        cv2.line(img, (i * 4 - 400, -50), (i * 4 - 400 + 60, h + 50), c, 1)   # ~4.9 degrees off vertical
+        cv2.line(img, (-50, i * 4 - 400), (w + 50, i * 4 - 400 - 60), c, 1)  # ~3.8 degrees off horizontal
+    rect = rectify(img)
+    out = rect.warp(img)
+    best = grid_calibrations(grid_signal(out))[0]
+    assert best.confidence > 0.5 and best.px_per_mm[0] == pytest.approx(best.px_per_mm[1], rel=0.03)
+
+
+# ---- not an ECG --------------------------------------------------------------------------------------
+def _face() -> np.ndarray:
+    img = np.full((700, 600, 3), (120, 160, 200), np.uint8)
+    cv2.ellipse(img, (300, 360), (190, 250), 0, 0, 360, (150, 180, 225), -1)
+    for x in (230, 370):
+        cv2.ellipse(img, (x, 300), (35, 18), 0, 0, 360, (255, 255, 255), -1)
+        cv2.circle(img, (x, 300), 12, (40, 30, 20), -1)
+    cv2.ellipse(img, (300, 470), (70, 25), 0, 0, 180, (60, 40, 140), 8)
+    cv2.ellipse(img, (300, 170), (200, 90), 0, 180, 360, (30, 30, 40), -1)
+    return cv2.GaussianBlur(img, (0, 0), 2)
+
+
+def _texture() -> np.ndarray:
+    rng = np.random.default_rng(5)
+    noise = cv2.resize(rng.random((60, 80)).astype(np.float32), (800, 600), interpolation=cv2.INTER_CUBIC)
+    noise += 0.3 * rng.random((600, 800)).astype(np.float32)
+    grey = cv2.normalize(noise, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    return cv2.applyColorMap(grey, cv2.COLORMAP_JET)
+
+
+@pytest.mark.parametrize("make", [
+    _face, _texture,
+    lambda: np.full((600, 800, 3), 250, np.uint8),
+    lambda: np.random.default_rng(1).integers(0, 256, (600, 800, 3), dtype=np.uint8),
+], ids=["face", "texture", "blank", "noise"])
+def test_what_is_not_an_ecg_is_said_so(make):
+    result = detect_geometry(make())
+    assert not result.is_ecg
+    assert result.geometry is None
+    assert result.reason.endswith(".") and len(result.reason.split()) >= 3
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError):
+        detect_geometry(np.zeros((10, 10), np.uint8))
+
+
+# ---- the real images -------------------------------------------------------------------------------
+@pytest.mark.skipif(not IMAGES.is_dir(), reason="the shared real images are not here")
+def test_every_real_image_gets_an_answer():
+    truth = json.loads(TRUTH.read_text())["images"]
+    names = sorted(p.name for p in IMAGES.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    assert set(names) == set(truth)
+    calibrated = 0
+    for name in names:
+        result = detect_geometry(load_image(IMAGES / name).rgb)
+        assert isinstance(result.reason, str) and result.reason
+        assert result.is_ecg == truth[name]["is_ecg"], name
+        if result.geometry is not None:
+            conf = result.geometry.confidence
+            assert set(conf) == {"calibration", "layout", "panels"}, name
+            ppm = result.geometry.px_per_mm_xy
+            calibrated += ppm is not None and abs(np.mean(ppm) / truth[name]["px_per_mm"] - 1) <= 0.1
+    assert calibrated >= 0.6 * len(names)
