@@ -130,7 +130,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     from core.io import image_info
 
     info = image_info(args.image, page=args.page)
-    info["geometry"] = None  # page understanding lands with the page-geometry issue
+    from core.io import load_image
+
+    geometry, _ = _detect_geometry(load_image(args.image, page=args.page).rgb)
+    info["geometry"] = None if geometry is None else geometry.to_json()
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -138,7 +141,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"{info['path']}\n  format   {info['format']}, page {info['page']} of {info['pages']}\n"
           f"  size     {w} × {h} px ({w * h / 1e6:.1f} MP), {info['bytes']:,} bytes\n"
           f"  sha256   {info['sha256']}\n"
-          f"  geometry not detected (page understanding is not available yet)")
+          f"  geometry {'not detected' if info['geometry'] is None else info['geometry']['layout'] or 'calibrated, layout unknown'}"
+          + ("" if info["geometry"] is None else f" (confidence {info['geometry']['confidence']})"))
     return 0
 
 
