@@ -9,15 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
+from core.atomic import write_bytes, write_json
 from core.labels import LABELS
 from core.model.network import EcgAio, NetConfig
 from core.model.preprocess import InputSpec
@@ -139,18 +139,6 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` on a temp file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_weights(model: EcgAio, card: dict[str, Any], out_dir: str | Path) -> Path:
     """Write ``model`` as safetensors plus its card into ``out_dir``; return the card path.
 
@@ -169,11 +157,10 @@ def save_weights(model: EcgAio, card: dict[str, Any], out_dir: str | Path) -> Pa
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     meta = {"name": str(card.get("name", "")), "version": str(card.get("version", ""))}
     weights_path = out_dir / card["file"]
-    _atomic_write(weights_path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+    write_bytes(weights_path, save(tensors, metadata=meta))
     card["sha256"] = sha256_file(weights_path)
     card_path = out_dir / CARD_NAME
-    text = json.dumps(card, indent=2, ensure_ascii=False) + "\n"
-    _atomic_write(card_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_json(card_path, card)
     return card_path
 
 
