@@ -11,8 +11,14 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import core
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from core.page import Geometry
 
 PROG = "ecg-aio"
 EXIT_USAGE, EXIT_WEIGHTS, EXIT_INTERRUPTED = 2, 3, 130
@@ -181,14 +187,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-def _detect_geometry(rgb: object) -> tuple[object, float]:
-    """The page geometry when page understanding is installed, else None; and its time (ms)."""
+def _detect_geometry(rgb: "np.ndarray") -> tuple["Geometry | None", float]:
+    """The detected page geometry (None when not found) and the time it took (ms)."""
     import time
 
-    try:
-        from core.page.detect import detect_geometry
-    except ImportError:
-        return None, 0.0
+    from core.page.detect import detect_geometry
+
     t0 = time.perf_counter()
     found = detect_geometry(rgb)
     return found.geometry, (time.perf_counter() - t0) * 1000

@@ -23,7 +23,6 @@ from core.model.weights import Weights
 from core.page import Geometry
 
 RESULT_SCHEMA = "ecg-aio/result@1"
-DECODER_FS = 100.0
 
 
 @dataclass(frozen=True)
@@ -74,11 +73,12 @@ def result_json(a: Analysis, files: dict[str, dict[str, str]]) -> dict[str, Any]
     }
 
 
-def signals_csv(signals: np.ndarray, geometry: Geometry | None) -> bytes:
-    """Reconstructed signals as printed: ``panel,lead,t_s,mv`` rows (all 12 × 10 s without geometry)."""
-    t = np.arange(signals.shape[1]) / DECODER_FS
-    spans = ([(i, p.lead.lstrip("-"), p.t0_s, p.t1_s) for i, p in enumerate(geometry.panels)]
-             if geometry is not None else [(-1, lead, 0.0, t[-1] + 1 / DECODER_FS) for lead in LEADS])
+def signals_csv(signals: np.ndarray, fs: float, geometry: Geometry | None) -> bytes:
+    """Reconstructed signals (12, n) at ``fs`` Hz as printed: ``panel,lead,t_s,mv`` rows
+    (all 12 leads over the whole span without geometry)."""
+    t = np.arange(signals.shape[1]) / fs
+    spans = ([(i, p.lead, p.t0_s, p.t1_s) for i, p in enumerate(geometry.panels)]
+             if geometry is not None else [(-1, lead, 0.0, t[-1] + 1 / fs) for lead in LEADS])
     buf = io.StringIO()
     buf.write("panel,lead,t_s,mv\n")
     for panel, lead, t0, t1 in spans:
@@ -98,7 +98,7 @@ def write_analysis(a: Analysis, out_dir: str | Path, opacity: float = 0.6) -> Pa
             write_npy(out.path(f"saliency_{key}.npy"), sal)
             write_png(out.path(f"overlay_{key}.png"), overlay(a.image.rgb, sal, opacity=opacity))
             files[key] = {"saliency": f"saliency_{key}.npy", "overlay": f"overlay_{key}.png"}
-        write_bytes(out.path("signals.csv"), signals_csv(a.explanation.signals, a.geometry))
+        write_bytes(out.path("signals.csv"), signals_csv(a.explanation.signals, a.weights.net.decoder_fs, a.geometry))
         a.timings_ms["write"] = (time.perf_counter() - t0) * 1000
         result = out.path("result.json")
         write_json(result, result_json(a, files))

@@ -59,7 +59,7 @@ def image_to_tensor(rgb: np.ndarray) -> torch.Tensor:
     return t.unsqueeze(0).to(torch.float32).div_(255.0)
 
 
-def _letterbox_box(image_size: tuple[int, int], spec: InputSpec) -> tuple[int, int, int, int]:
+def letterbox_box(image_size: tuple[int, int], spec: InputSpec) -> tuple[int, int, int, int]:
     """(new_w, new_h, left, top) of the scaled image inside the input canvas."""
     w, h = image_size
     scale = min(spec.height / h, spec.width / w)
@@ -78,7 +78,7 @@ def to_model_input(img01: torch.Tensor, spec: InputSpec) -> torch.Tensor:
     if img01.ndim != 4 or img01.shape[1] != 3:
         raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(img01.shape)}")
     height, width = img01.shape[-2:]
-    new_w, new_h, left, top = _letterbox_box((width, height), spec)
+    new_w, new_h, left, top = letterbox_box((width, height), spec)
     x = img01
     if (new_h, new_w) != (height, width):
         x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", align_corners=False,
@@ -99,7 +99,7 @@ def letterbox_matrix(image_size: tuple[int, int], spec: InputSpec) -> np.ndarray
     pixel corner: x_in = (x + 0.5) * new_w / W - 0.5 + left (and likewise for y).
     """
     w, h = image_size
-    new_w, new_h, left, top = _letterbox_box((w, h), spec)
+    new_w, new_h, left, top = letterbox_box((w, h), spec)
     sx, sy = new_w / w, new_h / h
     return np.array([
         [sx, 0.0, 0.5 * sx - 0.5 + left],

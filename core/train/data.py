@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from core.io import load_image
+from core.model.preprocess import InputSpec, letterbox_box
 from core.synth.pages import SynthOptions, make_page
 from core.train.targets import Targets, page_targets, unlabelled_targets
 
@@ -24,11 +25,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 def letterbox(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Fit an RGB image into (W, H) px keeping its aspect, centred on white (as the model's input)."""
     w, h = size
-    scale = min(w / rgb.shape[1], h / rgb.shape[0])
-    nw, nh = max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))
-    small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    nw, nh, x0, y0 = letterbox_box((rgb.shape[1], rgb.shape[0]), InputSpec(height=h, width=w))
+    small = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA if nw < rgb.shape[1] else cv2.INTER_LINEAR)
     out = np.full((h, w, 3), 255, np.uint8)
-    x0, y0 = (w - nw) // 2, (h - nh) // 2
     out[y0:y0 + nh, x0:x0 + nw] = small
     return out
 

@@ -72,5 +72,5 @@ def printed_mask(geometry: Geometry) -> np.ndarray:
     mask = np.zeros((len(LEADS), n), np.float32)
     for p in geometry.panels:
         i0, i1 = (int(round(t * DECODER_FS)) for t in (p.t0_s, p.t1_s))
-        mask[LEADS.index(canonical_lead(p.lead.lstrip("-"))), max(i0, 0):min(i1, n)] = 1.0
+        mask[LEADS.index(canonical_lead(p.lead)), max(i0, 0):min(i1, n)] = 1.0
     return mask
