@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from core.io import load_image
+from core.io.records import data_dir
 from core.model.preprocess import InputSpec, letterbox_box
 from core.synth.pages import SynthOptions, make_page
 from core.train.targets import Targets, page_targets, unlabelled_targets
@@ -67,7 +68,8 @@ class PageStream(IterableDataset):
     """Endless labelled pages, with a share of real unlabelled images mixed in.
 
     options: what to render (its ``size`` must be the model's input size (W, H)). start: the
-    first page index (resume). real_folder: unlabelled images, or None. real_share: their
+    first page index (resume). real_folder: unlabelled images, or None (relative to the shared
+    data folder, ``core.io.records.data_dir``, unless absolute). real_share: their
     probability per example.
     """
 
@@ -81,6 +83,8 @@ class PageStream(IterableDataset):
     def __iter__(self):  # type: ignore[no-untyped-def]
         info = get_worker_info()
         worker, n_workers = (info.id, info.num_workers) if info else (0, 1)
+        if info:
+            cv2.setNumThreads(1)  # one rendering process per core; OpenCV's own threads would oversubscribe
         options = replace(self.options, n=2**62)
         index = self.start + worker
         while True:
@@ -90,7 +94,8 @@ class PageStream(IterableDataset):
     def example(self, options: SynthOptions, index: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([options.seed, index, 7])
         if self.real_folder and rng.random() < self.real_share:
-            image = real_view(real_images(self.real_folder), options.size, rng)  # type: ignore[arg-type]
+            folder = str(data_dir() / self.real_folder)
+            image = real_view(real_images(folder), options.size, rng)  # type: ignore[arg-type]
             return to_tensors(image, unlabelled_targets())
         page = make_page(options, index)
         return to_tensors(page.image, page_targets(page.sample, page.geometry, page.domain))

@@ -60,7 +60,7 @@ def export(checkpoint: str | Path, cfg: TrainConfig, out_dir: str | Path,
                     "the train records, rendered on random paper and degraded to clean/scan/shadow/photo; "
                     "unlabelled real images (shared/data/images) for the domain loss only",
             "recipe": cfg.to_json(), "steps": steps_done, "images_seen": steps_done * cfg.batch,
-            "time_s": round(train_seconds), "machine": "2-core CPU, no GPU",
+            "time_s": round(train_seconds), "machine": state.get("machine", "unknown"),
             "created": time.strftime("%Y-%m-%d"),
         },
         "metrics": {"val": {"macro_auroc": val_report["macro_auroc"], "n_pages": val_report["n_pages"],
