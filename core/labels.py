@@ -1,4 +1,4 @@
-"""The diagnostic labels and the 12 leads: the one place that names them.
+"""The diagnostic labels, the 12 leads and their printed orders: the one place that names them.
 
 Order matters: it is the order of the network's outputs, of the weights' metadata and of
 every label column in files. Clinical definitions: ECG_FACTS.md (shared with the project).
@@ -11,6 +11,16 @@ LEADS: tuple[str, ...] = (
     "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
 )
 ALL_LEADS = LEADS  # every lead that "PVC/PAC evidence in every lead printed at that moment" means
+
+# Printed lead orders (ECG_FACTS.md "Paper"; the layouts themselves: core.synth.paper). 3x4 pages
+# print the limb order in columns 1-2 and the precordial in columns 3-4, three leads per column;
+# 6x2 pairs them row by row; 12x1 prints limb then precordial, one lead per row.
+STANDARD_LIMB: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF")
+CABRERA_LIMB: tuple[str, ...] = ("aVL", "I", "aVR", "II", "aVF", "III")  # aVR printed inverted (-aVR)
+PRECORDIAL: tuple[str, ...] = ("V1", "V2", "V3", "V4", "V5", "V6")
+DEFAULT_RHYTHM: dict[str, tuple[str, ...]] = {  # per layout: full-length rhythm strips, a row each
+    "3x4": (), "3x4+1": ("II",), "3x4+3": ("V1", "II", "V5"), "6x2": (), "12x1": (),
+}
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy.signal import find_peaks
 
+from core.labels import CABRERA_LIMB, DEFAULT_RHYTHM, PRECORDIAL, STANDARD_LIMB
 from core.page.calibrate import channel_darkness, channel_max, channel_min
 from core.page.geometry import Panel
 
@@ -532,10 +533,7 @@ def _row_extent(rows: list[TraceRow], row_mm: float, kx: float) -> tuple[float, 
 
 
 def _row_leads(layout: str, cabrera: bool) -> list[tuple[str, ...]]:
-    """Lead names of each row, left to right (conventions from ``core.synth.paper``)."""
-    # imported here: core.synth.paper itself imports core.page
-    from core.synth.paper import CABRERA_LIMB, DEFAULT_RHYTHM, PRECORDIAL, STANDARD_LIMB
-
+    """Lead names of each row, left to right (printed orders from ``core.labels``)."""
     limb = CABRERA_LIMB if cabrera else STANDARD_LIMB
     if layout == "12x1":
         return [(lead,) for lead in (*limb, *PRECORDIAL)]

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from core.labels import LEADS
+from core.labels import CABRERA_LIMB, DEFAULT_RHYTHM, LEADS, PRECORDIAL, STANDARD_LIMB
 from core.page.geometry import Panel
 
 LAYOUTS: tuple[str, ...] = ("3x4", "3x4+1", "3x4+3", "6x2", "12x1")
@@ -33,12 +33,6 @@ GRID_COLOURS: tuple[str, ...] = ("red", "pink", "orange", "green", "blue", "grey
 GAINS: tuple[float, ...] = (5.0, 10.0, 20.0)
 SPEEDS: tuple[float, ...] = (25.0, 50.0)
 TRACE_COLOURS: dict[str, tuple[int, int, int]] = {"black": (20, 20, 20), "blue": (25, 35, 110)}
-CABRERA_LIMB: tuple[str, ...] = ("aVL", "I", "aVR", "II", "aVF", "III")
-STANDARD_LIMB: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF")
-PRECORDIAL: tuple[str, ...] = ("V1", "V2", "V3", "V4", "V5", "V6")
-DEFAULT_RHYTHM: dict[str, tuple[str, ...]] = {
-    "3x4": (), "3x4+1": ("II",), "3x4+3": ("V1", "II", "V5"), "6x2": (), "12x1": (),
-}
 CAL_PULSE_S = 0.2  # the calibration pulse is 1 mV for 200 ms
 ROW_PAD_MM = 2.0  # free grid above the first and below the last row
 

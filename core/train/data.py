@@ -16,6 +16,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from core.io import load_image
 from core.io.records import data_dir
+from core.model.network import NetConfig
 from core.model.preprocess import InputSpec, letterbox_box
 from core.synth.pages import SynthOptions, make_page
 from core.train.targets import Targets, page_targets, unlabelled_targets
@@ -70,15 +71,17 @@ class PageStream(IterableDataset):
     options: what to render (its ``size`` must be the model's input size (W, H)). start: the
     first page index (resume). real_folder: unlabelled images, or None (relative to the shared
     data folder, ``core.io.records.data_dir``, unless absolute). real_share: their
-    probability per example.
+    probability per example. net: the network trained, whose decoder sets the signal targets'
+    rate and length.
     """
 
     def __init__(self, options: SynthOptions, start: int = 0, real_folder: str | None = None,
-                 real_share: float = 0.0) -> None:
+                 real_share: float = 0.0, net: NetConfig = NetConfig()) -> None:
         super().__init__()
         assert options.size is not None, "training pages are rendered at the model's input size"
         self.options, self.start = options, start
         self.real_folder, self.real_share = real_folder, real_share
+        self.net = net
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         info = get_worker_info()
@@ -96,6 +99,6 @@ class PageStream(IterableDataset):
         if self.real_folder and rng.random() < self.real_share:
             folder = str(data_dir() / self.real_folder)
             image = real_view(real_images(folder), options.size, rng)  # type: ignore[arg-type]
-            return to_tensors(image, unlabelled_targets())
+            return to_tensors(image, unlabelled_targets(self.net))
         page = make_page(options, index)
-        return to_tensors(page.image, page_targets(page.sample, page.geometry, page.domain))
+        return to_tensors(page.image, page_targets(page.sample, page.geometry, page.domain, self.net))

@@ -64,7 +64,7 @@ def predict(model: EcgAio, spec: InputSpec, pages: Iterable[SynthPage], batch: i
         probs.append(torch.sigmoid(out["logits"]).numpy())
         sig.append(out["signals"].numpy())
         for p in chunk:
-            t = page_targets(p.sample, p.geometry, p.domain)
+            t = page_targets(p.sample, p.geometry, p.domain, model.config)
             truth.append(np.where(t.label_known > 0, t.labels, np.nan))
             tsig.append(t.signals)
             known.append(t.signal_known)

@@ -119,7 +119,7 @@ def train(cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
     write_json(out / "config.json", cfg.to_json())
     pos_weight = estimate_pos_weight(cfg).clamp(1.0, cfg.pos_weight_max).to(device)
     stream = PageStream(cfg.page_options(), start=step * cfg.batch, real_folder=cfg.real_folder,
-                        real_share=cfg.real_share)
+                        real_share=cfg.real_share, net=cfg.net)
     loader = DataLoader(stream, batch_size=cfg.batch, num_workers=cfg.workers,
                         persistent_workers=cfg.workers > 0, pin_memory=device.type == "cuda")
     ring = ReplayRing(cfg.replay_pages, device, cfg.seed) if cfg.reuse > 1 and cfg.replay_pages else None
