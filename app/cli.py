@@ -7,6 +7,7 @@ Imports no Qt.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -87,14 +88,21 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", type=Path, required=True, help="run folder: checkpoint, log, curves, weights")
     tr.add_argument("--config", type=Path, default=None, help="JSON recipe (core.train.loop.TrainConfig fields)")
     tr.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
-    tr.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    tr.add_argument("--device", default=None, choices=["auto", "cpu", "cuda"],
+                    help="override the recipe's device")
     tr.set_defaults(func=cmd_train)
+
+    ex = sub.add_parser("export", help="checkpoint -> shipped weights + model card (thresholds chosen on val)")
+    ex.add_argument("checkpoint", type=Path, help="a run's checkpoint.pt")
+    ex.add_argument("--config", type=Path, required=True, help="the recipe the checkpoint was trained with")
+    ex.add_argument("--out", type=Path, required=True, help="folder for ecg_aio.safetensors + model_card.json")
+    ex.add_argument("--note", action="append", default=[], help="a line for the card's training notes")
+    ex.set_defaults(func=cmd_export)
 
     ev = sub.add_parser("eval", help="evaluation report on held-out simulated pages and eval records")
     ev.add_argument("--weights", type=Path, default=None, help="model card JSON (default: the installed one)")
     ev.add_argument("--out", type=Path, required=True)
     ev.add_argument("--pages", type=int, default=200, help="simulated pages per domain")
-    ev.add_argument("--explain", action="store_true", help="also score the explanations against evidence masks")
     ev.set_defaults(func=cmd_eval)
     return p
 
@@ -228,13 +236,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.train.export import export
     from core.train.loop import TrainConfig, train
 
+    from core.train.report import plot_training_log
+
     cfg = TrainConfig.from_json(json.loads(args.config.read_text())) if args.config else TrainConfig()
     if args.resume and (args.out / "config.json").exists() and args.config is None:
         cfg = TrainConfig.from_json(json.loads((args.out / "config.json").read_text()))
+    if args.device:
+        cfg = dataclasses.replace(cfg, device=args.device)
     bar = _progress_bar(1000, "training", unit="‰")
     ckpt = train(cfg, args.out, resume=args.resume, progress=lambda p, losses: bar(min(1000, int(p * 1000))))
+    plot_training_log(args.out / "log.csv", args.out / "loss_curves.png")
     card, val = export(ckpt, cfg, args.out / "weights")
     print(f"weights and card: {card.parent} (validation macro AUROC {val['macro_auroc']})")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from core.train.export import export
+    from core.train.loop import TrainConfig
+
+    cfg = TrainConfig.from_json(json.loads(args.config.read_text()))
+    card, val = export(args.checkpoint, cfg, args.out, notes=args.note)
+    print(f"weights and card: {card.parent} (validation macro AUROC {val['macro_auroc']:.3f})")
     return 0
 
 

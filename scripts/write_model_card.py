@@ -27,8 +27,13 @@ def main() -> None:
         "a domain classifier behind a gradient-reversal layer (training only).", "",
         "## Training", "",
         f"- Data: {t['data']}.",
-        f"- Steps: {t['steps']} of batch {t['recipe']['batch']} ({t['images_seen']} pages), {t['time_s'] / 60:.0f} min on {t['machine']}.",
-        f"- Recipe: `configs/train_cpu.json` (AdamW, lr {t['recipe']['lr']}, warm-up then cosine by time; "
+        f"- Amount: {t['pages_rendered']} pages rendered on the fly in batches of {t['recipe']['batch']}, "
+        f"{t['optimiser_steps']} optimiser steps (each rendered batch is used once fresh and "
+        f"{t['recipe']['reuse'] - 1} more times from a replay ring of {t['recipe']['replay_pages']} pages), "
+        f"{t['time_s'] / 60:.1f} min on {t['machine']}; the shipped weights are the moving average "
+        f"(decay {t['recipe']['ema']}) of the network's weights.",
+        *(f"- {note}" for note in t.get("notes", [])),
+        f"- Recipe: `configs/train_gpu.json` (AdamW, lr {t['recipe']['lr']}, warm-up then cosine by time; "
         f"losses: masked BCE + {t['recipe']['signal_weight']} × masked smooth-L1 on printed samples + "
         f"{t['recipe']['domain_weight']} × domain cross-entropy through gradient reversal, λ ramped 0 → 1).",
         "- Never trained on evidence masks, saliency or any attribution target; never on the `eval` split.", "",
@@ -37,7 +42,7 @@ def main() -> None:
         "| " + " | ".join(f"{card['thresholds'][k]:.3f}" for k in card["labels"]) + " |", "",
         "## Validation (`val`: held-out train records in 4 domains + simulated pages)", "",
         f"Macro AUROC {card['metrics']['val']['macro_auroc']:.3f} over {card['metrics']['val']['n_pages']} pages. "
-        "Test-set figures with confidence intervals: [evaluation.md](evaluation.md).", "",
+        "Test-set figures with confidence intervals: [evaluation/report.md](evaluation/report.md).", "",
         "## Known limits", "", *(f"- {x}" for x in card["limits"]), "",
     ]
     (ROOT / "docs" / "model_card.md").write_text("\n".join(lines))

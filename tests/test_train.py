@@ -12,7 +12,10 @@ from core.labels import LABELS, LEADS
 from core.synth.paper import PaperSpec, layout_panels
 from core.synth.render import render_page
 from core.synth.simulator import simulate
-from core.train.loop import TrainConfig, learning_rate, train
+from core.train.loop import TrainConfig, learning_rate, load_checkpoint_model, train
+from core.model.weights import load_model
+from core.train.export import export
+from core.train.replay import ReplayRing
 from core.train.targets import decoder_signals, page_targets, printed_mask
 
 TINY = {"steps": 3, "batch": 2, "net": {"width": 8}, "checkpoint_every": 1, "workers": 0, "record_share": 0.0,
@@ -80,3 +83,42 @@ def test_tiny_training_is_deterministic_and_resumes_exactly(tmp_path: Path) -> N
 def _after(n: int):  # type: ignore[no-untyped-def]
     calls = iter(range(10**6))
     return lambda: next(calls) >= n
+
+
+def test_replay_ring_keeps_the_latest_pages() -> None:
+    ring = ReplayRing(capacity=4, device=torch.device("cpu"), seed=0)
+    with pytest.raises(ValueError):
+        ring.sample(1)
+    for start in (0, 3):  # 0,1,2 then 3,4,5: the oldest two (0, 1) are overwritten
+        ring.add({"x": torch.arange(start, start + 3)})
+    assert ring.filled == 4 and sorted(ring.store["x"].tolist()) == [2, 3, 4, 5]
+    drawn = ring.sample(50)["x"]
+    assert set(drawn.tolist()) <= {2, 3, 4, 5} and len(set(drawn.tolist())) > 1
+
+
+def test_replayed_steps_and_weight_average_are_checkpointed(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    cfg = TrainConfig.from_json({**TINY, "reuse": 2, "replay_pages": 4, "ema": 0.5})
+    state = torch.load(train(cfg, tmp_path), weights_only=True)
+    assert state["step"] == 3 and state["machine"]
+    raw, avg = state["model"], state["ema_model"]
+    assert raw.keys() == avg.keys()
+    moved = [k for k in raw if raw[k].is_floating_point() and not torch.equal(raw[k], avg[k])]
+    assert moved  # the average lags behind the raw weights
+    shipped = load_checkpoint_model(tmp_path / "checkpoint.pt", cfg.net).state_dict()
+    assert all(torch.equal(shipped[k], avg[k]) for k in avg)
+
+
+def test_export_writes_loadable_weights_that_hash_the_same_twice(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    cfg = TrainConfig.from_json({**TINY, "steps": 1})
+    ckpt = train(cfg, tmp_path / "run")
+    card_a, val = export(ckpt, cfg, tmp_path / "a", n_val_sim=2, notes=["a test run"])
+    card_b, _ = export(ckpt, cfg, tmp_path / "b", n_val_sim=2)
+    a, b = json.loads(card_a.read_text()), json.loads(card_b.read_text())
+    assert a["sha256"] == b["sha256"] and a["thresholds"] == b["thresholds"]
+    assert set(a["thresholds"]) == set(LABELS) and all(0 <= t <= 1 for t in a["thresholds"].values())
+    assert a["training"]["notes"] == ["a test run"] and a["training"]["pages_rendered"] == cfg.batch
+    assert val["n_pages"] > 0
+    model, weights = load_model(card_a)
+    assert weights.sha256 == a["sha256"] and weights.input == cfg.input

@@ -155,7 +155,8 @@ def save_weights(model: EcgAio, card: dict[str, Any], out_dir: str | Path) -> Pa
     if len(card["labels"]) != model.config.n_labels:
         raise ValueError("the card's labels do not match the model's number of outputs")
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    meta = {"name": str(card.get("name", "")), "version": str(card.get("version", ""))}
+    # one key: safetensors writes metadata in hash order, and the same weights must hash the same
+    meta = {"model": f"{card.get('name', '')} {card.get('version', '')}".strip()}
     weights_path = out_dir / card["file"]
     write_bytes(weights_path, save(tensors, metadata=meta))
     card["sha256"] = sha256_file(weights_path)

@@ -145,6 +145,27 @@ def write_report(out_dir: str | Path, preds: dict[str, dict[str, Predictions]], 
     return summary
 
 
+def plot_training_log(log_csv: str | Path, path: str | Path, window: int = 50) -> None:
+    """Loss curves of a run (its ``log.csv``): each loss on unseen pages, running mean over ``window`` steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = np.genfromtxt(log_csv, delimiter=",", names=True)
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    kernel = np.ones(window) / window
+    for ax, key, title in zip(axes, ("labels", "signals", "domain"),
+                              ("label BCE (masked)", "decoder smooth-L1 (mV)", "domain CE (reversed)")):
+        values = np.atleast_1d(data[key])
+        smooth = np.convolve(values, kernel, mode="valid") if len(values) > window else values
+        ax.plot(np.atleast_1d(data["step"])[len(values) - len(smooth):], smooth)
+        ax.set(title=title, xlabel="rendered batch")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    _save(fig, Path(path))
+
+
 def _save(fig: Any, path: Path) -> None:
     import io
 
