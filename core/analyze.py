@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from core.atomic import OutputSet, write_bytes, write_json, write_npy, write_png
+from core.atomic import OutputSet, encode_image, write_bytes, write_json, write_npy
 from core.explain import Explanation, explain, overlay, where_it_looked
 from core.io import LoadedImage
 from core.labels import LABELS, LEADS
@@ -92,14 +93,18 @@ def write_analysis(a: Analysis, out_dir: str | Path, opacity: float = 0.6) -> Pa
     """Write result.json, saliency_<L>.npy, overlay_<L>.png and signals.csv (all or nothing)."""
     t0 = time.perf_counter()
     files: dict[str, dict[str, str]] = {}
-    with OutputSet(out_dir) as out:
-        for key in a.labels:
-            sal = a.explanation.saliency[key].astype(np.float32)
-            write_npy(out.path(f"saliency_{key}.npy"), sal)
-            write_png(out.path(f"overlay_{key}.png"), overlay(a.image.rgb, sal, opacity=opacity))
-            files[key] = {"saliency": f"saliency_{key}.npy", "overlay": f"overlay_{key}.png"}
-        write_bytes(out.path("signals.csv"), signals_csv(a.explanation.signals, a.weights.net.decoder_fs, a.geometry))
-        a.timings_ms["write"] = (time.perf_counter() - t0) * 1000
-        result = out.path("result.json")
-        write_json(result, result_json(a, files))
+    # the overlays are drawn and PNG-encoded in threads: NumPy and OpenCV release the GIL
+    with ThreadPoolExecutor() as pool:
+        pngs = pool.map(lambda key: encode_image(overlay(a.image.rgb, a.explanation.saliency[key],
+                                                         opacity=opacity), ".png"), a.labels)
+        with OutputSet(out_dir) as out:
+            for key, png in zip(a.labels, pngs):
+                write_npy(out.path(f"saliency_{key}.npy"), a.explanation.saliency[key].astype(np.float32))
+                write_bytes(out.path(f"overlay_{key}.png"), png)
+                files[key] = {"saliency": f"saliency_{key}.npy", "overlay": f"overlay_{key}.png"}
+            write_bytes(out.path("signals.csv"),
+                        signals_csv(a.explanation.signals, a.weights.net.decoder_fs, a.geometry))
+            a.timings_ms["write"] = (time.perf_counter() - t0) * 1000
+            result = out.path("result.json")
+            write_json(result, result_json(a, files))
     return result
