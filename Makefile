@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-SAMPLE := resources/samples/sample_photo.jpg
+SAMPLE := resources/samples/sample_scan.jpg
 STAMP  := $(VENV)/.installed
 
 .PHONY: run test bench dist dist-test clean

@@ -19,7 +19,7 @@ import core
 if TYPE_CHECKING:
     import numpy as np
 
-    from core.page import Geometry
+    from core.page import Geometry, PageResult
 
 PROG = "ecg-aio"
 EXIT_USAGE, EXIT_WEIGHTS, EXIT_INTERRUPTED = 2, 3, 130
@@ -143,11 +143,13 @@ def _one_line(exc: BaseException) -> str:
 def cmd_info(args: argparse.Namespace) -> int:
     from core.io import image_info
 
-    info = image_info(args.image, page=args.page)
     from core.io import load_image
 
-    geometry, _ = _detect_geometry(load_image(args.image, page=args.page).rgb)
+    info = image_info(args.image, page=args.page)
+    page, _ = _detect_page(load_image(args.image, page=args.page).rgb)
+    geometry = page.geometry
     info["geometry"] = None if geometry is None else geometry.to_json()
+    info["is_ecg"], info["page_reader"] = page.is_ecg, page.reason
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -156,7 +158,8 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"  size     {w} × {h} px ({w * h / 1e6:.1f} MP), {info['bytes']:,} bytes\n"
           f"  sha256   {info['sha256']}\n"
           f"  geometry {'not detected' if info['geometry'] is None else info['geometry']['layout'] or 'calibrated, layout unknown'}"
-          + ("" if info["geometry"] is None else f" (confidence {info['geometry']['confidence']})"))
+          + ("" if info["geometry"] is None else f" (confidence {info['geometry']['confidence']})")
+          + f"\n  reader   {page.reason}")
     return 0
 
 
@@ -182,7 +185,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             f"checked; nothing was written to {args.out}."
         ) from None
     t_load = (time.perf_counter() - t0) * 1000
-    geometry, t_page = _detect_geometry(image.rgb)
+    page, t_page = _detect_page(image.rgb)
+    if not page.is_ecg:
+        print(f"warning: {args.image.name} does not look like an ECG to the page reader ({page.reason}) "
+              "If it is not one, ignore the diagnoses below.", file=sys.stderr)
+    geometry = page.geometry
     bar = _progress_bar(len(labels), "explaining", unit="label")
     result = analyze(image, model, weights, labels, method=args.method, smoothgrad=args.smoothgrad,
                      geometry=geometry, device=str(device), timings_ms={"load": t_load, "page": t_page},
@@ -195,15 +202,15 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-def _detect_geometry(rgb: "np.ndarray") -> tuple["Geometry | None", float]:
-    """The detected page geometry (None when not found) and the time it took (ms)."""
+def _detect_page(rgb: "np.ndarray") -> tuple["PageResult", float]:
+    """What the page reader found (geometry, is it an ECG, why) and the time it took (ms)."""
     import time
 
     from core.page.detect import detect_geometry
 
     t0 = time.perf_counter()
     found = detect_geometry(rgb)
-    return found.geometry, (time.perf_counter() - t0) * 1000
+    return found, (time.perf_counter() - t0) * 1000
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

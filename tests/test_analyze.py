@@ -79,3 +79,24 @@ def test_analyze_refuses_a_corrupt_weights_file(tiny_card: Path, tmp_path: Path)
 def test_analyze_unknown_label_is_a_usage_error(tiny_card: Path, tmp_path: Path) -> None:
     res = run("analyze", str(SAMPLE), "--out", str(tmp_path / "out"), "--labels", "STEMI", card=tiny_card)
     assert res.returncode == 2 and "STEMI" in res.stderr
+
+
+def test_analyze_warns_when_the_image_does_not_look_like_an_ecg(tiny_card: Path, tmp_path: Path) -> None:
+    import cv2
+
+    rng = np.random.default_rng(0)  # a smooth colourful picture with a ball in it: no grid, no trace
+    picture = (cv2.GaussianBlur(rng.random((600, 800, 3)).astype(np.float32), (0, 0), 25) * 765).clip(0, 255)
+    picture = picture.astype(np.uint8)
+    cv2.circle(picture, (400, 300), 150, (40, 120, 200), -1)
+    image = tmp_path / "holiday.png"
+    cv2.imwrite(str(image), picture)
+    res = run("analyze", str(image), "--out", str(tmp_path / "out"), "--labels", "SR", card=tiny_card)
+    assert res.returncode == 0, res.stderr
+    warning = [line for line in res.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "holiday.png does not look like an ECG" in warning[0]
+    assert (tmp_path / "out" / "result.json").exists()  # the physician still gets what was computed
+
+
+def test_analyze_does_not_warn_on_an_ecg(tiny_card: Path, tmp_path: Path) -> None:
+    res = run("analyze", str(SAMPLE), "--out", str(tmp_path / "out"), "--labels", "SR", card=tiny_card)
+    assert res.returncode == 0 and "warning:" not in res.stderr
