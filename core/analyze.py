@@ -38,6 +38,18 @@ class Analysis:
     labels: tuple[str, ...]
     timings_ms: dict[str, float]
 
+    def positives(self) -> list[str]:
+        """The labels at or above the card's thresholds, most probable first."""
+        probs = self.explanation.probabilities
+        found = [k for k in self.labels if probs[LABELS.index(k)] >= self.weights.thresholds[k]]
+        return sorted(found, key=lambda k: -probs[LABELS.index(k)])
+
+    def headline(self) -> str:
+        """The label to show first: the most probable positive one other than SR, else the most
+        probable label (a finding is what a reviewer wants to check the evidence of)."""
+        findings = [k for k in self.positives() if k != "SR"]
+        return findings[0] if findings else max(self.labels, key=lambda k: self.explanation.probabilities[LABELS.index(k)])
+
 
 def analyze(image: LoadedImage, model: EcgAio, weights: Weights, labels: Sequence[str] = LABELS,
             method: str = "jacobian", smoothgrad: int = 0, geometry: Geometry | None = None,

@@ -2,8 +2,8 @@
 
     python scripts/make_explain_gallery.py            # writes out/analyze/<stem>/ and docs/images/explain_gallery/
 
-Each gallery image is the purple overlay of the label the network finds most probable, other than
-sinus rhythm when another label is positive, with a caption: the positive labels and where the
+Each gallery image is the purple overlay of the analysis's headline label (the most probable
+positive label other than SR, else the most probable one; ``Analysis.headline``), with a caption: the positive labels and where the
 network looked. Also prints one Markdown line per image.
 """
 from __future__ import annotations
@@ -25,13 +25,6 @@ GALLERY = ROOT / "docs" / "images" / "explain_gallery"
 WIDTH = 800
 
 
-def shown_label(result: dict) -> dict:
-    """The label whose overlay the gallery shows: the most probable positive non-SR label, else the top one."""
-    entries = sorted(result["labels"], key=lambda e: -e["probability"])
-    positive = [e for e in entries if e["positive"] and e["name"] != "SR"]
-    return positive[0] if positive else entries[0]
-
-
 def caption(image: np.ndarray, lines: list[str]) -> np.ndarray:
     """``image`` scaled to WIDTH px with a white caption strip of ``lines`` above it."""
     scale = WIDTH / image.shape[1]
@@ -50,10 +43,10 @@ def main() -> None:
     for path in images:
         image = load_image(path)
         page = detect_geometry(image.rgb)
-        result_path = write_analysis(analyze(image, model, weights, geometry=page.geometry),
-                                     ROOT / "out" / "analyze" / path.stem)
+        analysis = analyze(image, model, weights, geometry=page.geometry)
+        result_path = write_analysis(analysis, ROOT / "out" / "analyze" / path.stem)
         result = json.loads(result_path.read_text())
-        entry = shown_label(result)
+        entry = next(e for e in result["labels"] if e["name"] == analysis.headline())
         overlay = cv2.imread(str(result_path.parent / entry["overlay"]))
         positives = ", ".join(f"{e['name']} {e['probability']:.2f}" for e in result["labels"] if e["positive"]) or "none"
         lines = [f"{path.name}   positive: {positives}", f"overlay: {entry['name']} - {entry['where']['summary']}"[:110]]

@@ -1,10 +1,12 @@
-"""`ecg-aio-review`: the review window (interim: open an ECG image and look at it).
+"""`ecg-aio-review`: the review window (interim: open an ECG image, see the network's finding).
 
-The full review window (overlay, annotation, comparison) is a later issue; this window already
-loads images off the event loop, through the same core.io function as the CLI.
+The full review window (all overlays, annotation, comparison) is a later issue. This window
+loads the image, then runs the same `core.analyze` as the CLI, both off the event loop, and
+shows the purple overlay of the headline label with the positive labels in the status line.
 """
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -14,6 +16,28 @@ from PySide6 import QtCore, QtWidgets
 
 import core
 from app.review.workers import run_in_thread
+from core.analyze import Analysis, analyze
+from core.explain import where_it_looked
+from core.labels import LABELS
+
+
+def _analyze(image: object) -> Analysis:
+    """Load the installed weights (once) and analyse ``image``: runs in a worker thread."""
+    from core.page import detect_geometry
+
+    model, weights = _model()
+    page = detect_geometry(image.rgb)  # type: ignore[attr-defined]
+    return analyze(image, model, weights, geometry=page.geometry)  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=1)
+def _model():  # type: ignore[no-untyped-def]
+    from core.model.weights import WeightsError, load_model
+
+    try:
+        return load_model()
+    except WeightsError as exc:
+        raise RuntimeError(f"No diagnosis: {exc}") from None
 
 
 class ReviewWindow(QtWidgets.QMainWindow):
@@ -44,16 +68,30 @@ class ReviewWindow(QtWidgets.QMainWindow):
         from core.io import load_image
 
         self.statusBar().showMessage(f"Loading {path.name}…")
-        run_in_thread(lambda: load_image(path), self._show, self._fail)
+        run_in_thread(lambda: load_image(path), self._show, self._fail, owner=self)
 
     def _show(self, loaded: object) -> None:
         rgb: np.ndarray = loaded.rgb  # type: ignore[attr-defined]
         self.image_item.setImage(rgb)
         self.viewbox.autoRange(padding=0.01)
         w, h = loaded.size  # type: ignore[attr-defined]
-        self.statusBar().showMessage(
-            f"{Path(loaded.path).name}: {w} × {h} px. "  # type: ignore[attr-defined]
-            "Diagnosis and overlays appear here once model weights are installed.")
+        name = Path(loaded.path).name  # type: ignore[attr-defined]
+        self.statusBar().showMessage(f"{name}: {w} × {h} px. The network is reading it…")
+        run_in_thread(lambda: _analyze(loaded), self._show_analysis,
+                      lambda message: self.statusBar().showMessage(f"{name}: {w} × {h} px. {message}"),
+                      owner=self)
+
+    def _show_analysis(self, a: object) -> None:
+        from core.explain import overlay
+
+        analysis: Analysis = a  # type: ignore[assignment]
+        key = analysis.headline()
+        self.image_item.setImage(overlay(analysis.image.rgb, analysis.explanation.saliency[key]))
+        probs = analysis.explanation.probabilities
+        positives = ", ".join(f"{k} {probs[LABELS.index(k)]:.2f}" for k in analysis.positives()) or "none"
+        where = where_it_looked(analysis.explanation.saliency[key], analysis.geometry, key)["summary"]
+        self.statusBar().showMessage(f"{Path(analysis.image.path).name}: positive {positives}. "
+                                     f"Purple overlay, {where}")
 
     def _fail(self, message: str) -> None:
         self.statusBar().showMessage(message)
