@@ -246,7 +246,7 @@ def page_quad(mask: np.ndarray | None) -> np.ndarray | None:
         return None
     if cv2.contourArea(poly.astype(np.float32)) < 0.85 * cv2.contourArea(hull):
         return None
-    margin = 0.01 * max(w, h)  # a corner at the frame's edge is where the frame cut the page
+    margin = 3.0  # px: a corner on the frame's edge is where the frame cut the page
     on_border = (poly[:, 0] < margin) | (poly[:, 1] < margin) | (poly[:, 0] > w - 1 - margin) | (poly[:, 1] > h - 1 - margin)
     if on_border.any():
         return None
