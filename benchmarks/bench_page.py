@@ -4,12 +4,11 @@ Synthetic pages come from the ECG studio (``core.synth.pages.make_page``: real r
 on random paper, degraded as clean / scan / shadow / photo); their exact geometry is the truth.
 Per domain: px/mm relative error (the worse axis), lead-box IoU (panels matched by lead, row
 and column, in image px; a panel not found scores 0), layout accuracy, how often a geometry
-came back, and time per page. The real images in /work/shared/data/images are compared with
+came back, and time per page. The real images in the shared data's images/ are compared with
 hand-measured values in resources/page_truth.json (layout, px/mm, rhythm strips, is-ECG).
 
-    python benchmarks/bench_page.py            # 300 pages per domain (slow: ~1 h on 2 cores)
+    python benchmarks/bench_page.py            # 300 pages per domain (about 5 min on this 2-core CPU)
     python benchmarks/bench_page.py --quick    # 30 per domain
-    python benchmarks/bench_page.py --quick --gallery /tmp/page_gallery   # also draw the real images
 """
 from __future__ import annotations
 
@@ -27,12 +26,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.io.records import data_dir  # noqa: E402
 from core.page import Geometry, detect_geometry  # noqa: E402
 
 DOMAINS = ("clean", "scan", "shadow", "photo")
 DPIS = (100, 150, 200)
 TRUTH = ROOT / "resources" / "page_truth.json"
-IMAGES = Path("/work/shared/data/images")
+IMAGES = data_dir() / "images"
 DOC = ROOT / "docs" / "page.md"
 BEGIN, END = "<!-- bench_page:begin -->", "<!-- bench_page:end -->"
 TARGETS = {"clean": (0.02, 0.9, 0.98), "scan": (0.02, 0.9, 0.98), "shadow": (0.05, 0.8, 0.90),
@@ -133,7 +133,7 @@ def timing(n: int = 12, seed: int = 5) -> tuple[float, float]:
 
 
 # ---- real images ---------------------------------------------------------------------------------
-def run_real(gallery: Path | None) -> list[dict[str, Any]]:
+def run_real() -> list[dict[str, Any]]:
     from core.io.images import load_image
 
     truth = json.loads(TRUTH.read_text())["images"]
@@ -154,9 +154,6 @@ def run_real(gallery: Path | None) -> list[dict[str, Any]]:
                            and abs(ppm / t["px_per_mm"] - 1) <= 0.1)
         row["layout_ok"] = (row["layout"] or None) == (t["layout"] or None)
         out.append(row)
-        if gallery is not None:
-            gallery.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(gallery / (Path(name).stem + ".png")), draw(rgb, result))
     return out
 
 
@@ -183,24 +180,6 @@ def real_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def draw(rgb: np.ndarray, result: Any) -> np.ndarray:
-    """The image (BGR, at most 1400 px) with the found panels outlined and named."""
-    vis = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    s = min(1.0, 1400 / max(vis.shape[:2]))
-    vis = cv2.resize(vis, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else vis.copy()
-    g = result.geometry
-    colours = [(0, 160, 0), (200, 80, 0), (0, 90, 230), (160, 0, 160)]
-    if g is not None:
-        for p in g.panels:
-            quad = (np.asarray(p.quad_px) * s).round().astype(np.int32)
-            cv2.polylines(vis, [quad], True, colours[p.row % 4], 2, cv2.LINE_AA)
-            x, y = quad[0]
-            cv2.putText(vis, p.lead, (int(x) + 4, int(y) + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.6, colours[p.row % 4], 2)
-    text = f"{g.layout if g else None}  {result.reason}"
-    cv2.putText(vis, text[:110], (8, vis.shape[0] - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 255), 2)
-    return vis
-
-
 # ---- docs -------------------------------------------------------------------------------------
 def write_doc(body: str) -> None:
     text = DOC.read_text() if DOC.exists() else f"# Page understanding\n\n{BEGIN}\n{END}\n"
@@ -217,13 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-n", type=int, default=None, help="pages per domain (overrides --quick)")
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--gallery", type=Path, default=None, help="draw the found panels over the real images here")
     ap.add_argument("--no-doc", action="store_true", help="print the tables, leave docs/page.md alone")
     args = ap.parse_args(argv)
     n = args.n or (30 if args.quick else 300)
     t0 = time.time()
     rows = run_synthetic(n, args.seed, args.workers)
-    real = run_real(args.gallery)
+    real = run_real()
     t_median, t_max = timing()
     command = "python benchmarks/bench_page.py" + (" --quick" if args.quick and not args.n else "") + \
         (f" -n {args.n}" if args.n else "") + f" --seed {args.seed}"
