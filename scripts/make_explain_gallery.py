@@ -11,28 +11,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from core.analyze import analyze, write_analysis
+from core.atomic import write_jpeg
 from core.io import load_image
 from core.io.records import data_dir
 from core.model.weights import load_model
 from core.page import detect_geometry
+from figures import scaled, with_caption
 
 ROOT = Path(__file__).resolve().parents[1]
 GALLERY = ROOT / "docs" / "images" / "explain_gallery"
 WIDTH = 800
-
-
-def caption(image: np.ndarray, lines: list[str]) -> np.ndarray:
-    """``image`` scaled to WIDTH px with a white caption strip of ``lines`` above it."""
-    scale = WIDTH / image.shape[1]
-    small = cv2.resize(image, (WIDTH, int(image.shape[0] * scale)), interpolation=cv2.INTER_AREA)
-    strip = np.full((22 * len(lines) + 8, WIDTH, 3), 255, np.uint8)
-    for i, line in enumerate(lines):
-        cv2.putText(strip, line, (6, 20 + 22 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    return np.vstack([strip, small])
 
 
 def main() -> None:
@@ -47,10 +36,10 @@ def main() -> None:
         result_path = write_analysis(analysis, ROOT / "out" / "analyze" / path.stem)
         result = json.loads(result_path.read_text())
         entry = next(e for e in result["labels"] if e["name"] == analysis.headline())
-        overlay = cv2.imread(str(result_path.parent / entry["overlay"]))
+        overlay = load_image(result_path.parent / entry["overlay"]).rgb
         positives = ", ".join(f"{e['name']} {e['probability']:.2f}" for e in result["labels"] if e["positive"]) or "none"
         lines = [f"{path.name}   positive: {positives}", f"overlay: {entry['name']} - {entry['where']['summary']}"[:110]]
-        cv2.imwrite(str(GALLERY / f"{path.stem}.jpg"), caption(overlay, lines), [cv2.IMWRITE_JPEG_QUALITY, 70])
+        write_jpeg(GALLERY / f"{path.stem}.jpg", with_caption(scaled(overlay, WIDTH), lines), quality=70)
         print(f"- `{path.name}`: positive {positives}; overlay {entry['name']}: {entry['where']['summary']}", flush=True)
 
 

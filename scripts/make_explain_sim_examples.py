@@ -12,11 +12,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.atomic import write_jpeg
 from core.compare import compare_maps
 from core.explain import explain, overlay
 from core.model.weights import load_model
 from core.synth.pages import SynthOptions, make_page
 from core.train.evaluate import EVAL_SIM_SEED
+from figures import with_caption
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "images" / "explain_sim"
@@ -36,12 +38,10 @@ def main() -> None:
         picture = overlay(page.image, ex.saliency[label])
         contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         cv2.drawContours(picture, contours, -1, (0, 160, 0), 1)
-        strip = np.full((26, picture.shape[1], 3), 255, np.uint8)
         text = (f"{label} on a {domain} page: p = {ex.probabilities[weights.labels.index(label)]:.2f}, "
                 f"grid r = {m['pearson_grid']:.2f}, relevance mass = {m['relevance_mass']:.2f} (green: evidence)")
-        cv2.putText(strip, text, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
         path = OUT / f"{label}_{domain}.jpg"
-        cv2.imwrite(str(path), cv2.cvtColor(np.vstack([strip, picture]), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        write_jpeg(path, with_caption(picture, [text]), quality=85)
         print(path.relative_to(ROOT), text)
 
 
