@@ -38,17 +38,23 @@ class Analysis:
     labels: tuple[str, ...]
     timings_ms: dict[str, float]
 
+    def probability(self, key: str) -> float:
+        """The network's probability for label ``key``."""
+        return float(self.explanation.probabilities[LABELS.index(key)])
+
+    def is_positive(self, key: str) -> bool:
+        """Is label ``key`` at or above the card's threshold?"""
+        return self.probability(key) >= self.weights.thresholds[key]
+
     def positives(self) -> list[str]:
         """The labels at or above the card's thresholds, most probable first."""
-        probs = self.explanation.probabilities
-        found = [k for k in self.labels if probs[LABELS.index(k)] >= self.weights.thresholds[k]]
-        return sorted(found, key=lambda k: -probs[LABELS.index(k)])
+        return sorted(filter(self.is_positive, self.labels), key=lambda k: -self.probability(k))
 
     def headline(self) -> str:
         """The label to show first: the most probable positive one other than SR, else the most
         probable label (a finding is what a reviewer wants to check the evidence of)."""
         findings = [k for k in self.positives() if k != "SR"]
-        return findings[0] if findings else max(self.labels, key=lambda k: self.explanation.probabilities[LABELS.index(k)])
+        return findings[0] if findings else max(self.labels, key=self.probability)
 
 
 def analyze(image: LoadedImage, model: EcgAio, weights: Weights, labels: Sequence[str] = LABELS,
@@ -67,14 +73,12 @@ def analyze(image: LoadedImage, model: EcgAio, weights: Weights, labels: Sequenc
 
 def result_json(a: Analysis, files: dict[str, dict[str, str]]) -> dict[str, Any]:
     """The ``ecg-aio/result@1`` document (DESIGN.md)."""
-    probs = a.explanation.probabilities
     entries = []
     for key in a.labels:
-        j = LABELS.index(key)
-        thr = float(a.weights.thresholds[key])
         where = where_it_looked(a.explanation.saliency[key], a.geometry, key)
-        entries.append({"name": key, "probability": round(float(probs[j]), 4), "threshold": thr,
-                        "positive": bool(probs[j] >= thr), **files[key], "where": where})
+        entries.append({"name": key, "probability": round(a.probability(key), 4),
+                        "threshold": float(a.weights.thresholds[key]), "positive": a.is_positive(key),
+                        **files[key], "where": where})
     return {
         "schema": RESULT_SCHEMA,
         "image": {"path": a.image.path, "sha256": a.image.sha256, "size": list(a.image.size), "page": a.image.page},

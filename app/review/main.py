@@ -18,7 +18,6 @@ import core
 from app.review.workers import run_in_thread
 from core.analyze import Analysis, analyze
 from core.explain import where_it_looked
-from core.labels import LABELS
 
 
 def _analyze(image: object) -> Analysis:
@@ -87,8 +86,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         analysis: Analysis = a  # type: ignore[assignment]
         key = analysis.headline()
         self.image_item.setImage(overlay(analysis.image.rgb, analysis.explanation.saliency[key]))
-        probs = analysis.explanation.probabilities
-        positives = ", ".join(f"{k} {probs[LABELS.index(k)]:.2f}" for k in analysis.positives()) or "none"
+        positives = ", ".join(f"{k} {analysis.probability(k):.2f}" for k in analysis.positives()) or "none"
         where = where_it_looked(analysis.explanation.saliency[key], analysis.geometry, key)["summary"]
         self.statusBar().showMessage(f"{Path(analysis.image.path).name}: positive {positives}. "
                                      f"Purple overlay, {where}")
