@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--config", type=Path, required=True, help="the recipe the checkpoint was trained with")
     ex.add_argument("--out", type=Path, required=True, help="folder for ecg_aio.safetensors + model_card.json")
     ex.add_argument("--note", action="append", default=[], help="a line for the card's training notes")
+    ex.add_argument("--limit", action="append", default=[], help="a known limit of this model, for the card")
     ex.set_defaults(func=cmd_export)
 
     ev = sub.add_parser("eval", help="evaluation report on held-out simulated pages and eval records")
@@ -263,7 +264,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from core.train.loop import TrainConfig
 
     cfg = TrainConfig.from_json(json.loads(args.config.read_text()))
-    card, val = export(args.checkpoint, cfg, args.out, notes=args.note)
+    card, val = export(args.checkpoint, cfg, args.out, notes=args.note, limits=args.limit)
     print(f"weights and card: {card.parent} (validation macro AUROC {val['macro_auroc']:.3f})")
     return 0
 

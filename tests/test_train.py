@@ -113,12 +113,13 @@ def test_export_writes_loadable_weights_that_hash_the_same_twice(tmp_path: Path)
     torch.set_num_threads(1)
     cfg = TrainConfig.from_json({**TINY, "steps": 1})
     ckpt = train(cfg, tmp_path / "run")
-    card_a, val = export(ckpt, cfg, tmp_path / "a", n_val_sim=2, notes=["a test run"])
+    card_a, val = export(ckpt, cfg, tmp_path / "a", n_val_sim=2, notes=["a test run"], limits=["a test limit"])
     card_b, _ = export(ckpt, cfg, tmp_path / "b", n_val_sim=2)
     a, b = json.loads(card_a.read_text()), json.loads(card_b.read_text())
     assert a["sha256"] == b["sha256"] and a["thresholds"] == b["thresholds"]
     assert set(a["thresholds"]) == set(LABELS) and all(0 <= t <= 1 for t in a["thresholds"].values())
     assert a["training"]["notes"] == ["a test run"] and a["training"]["pages_rendered"] == cfg.batch
+    assert a["limits"][-1] == "a test limit" and len(b["limits"]) == len(a["limits"]) - 1
     assert val["n_pages"] > 0
     model, weights = load_model(card_a)
     assert weights.sha256 == a["sha256"] and weights.input == cfg.input

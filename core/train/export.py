@@ -27,12 +27,8 @@ INTENDED_USE = (
 LIMITS = [
     "Trained only on pages rendered by this project's ECG studio (simulated signals and the 'fit' part "
     "of the train records), not on real printouts; accuracy on other printers and phones is unproven.",
-    "Photographs are harder than scans: on the eval records printed by our renderer, macro AUROC "
-    "falls from about 0.93 (clean) to 0.88 (photo); PACs and first-degree AV block suffer most.",
-    "The eval split has few positives for most labels (LBBB 1, AFL 3, IAVB 4, PVC 5, RBBB 5): "
-    "their real-record metrics have wide intervals.",
-    "The signal decoder did not learn in the shipped run (SNR ≈ 0 dB): its leads are not a "
-    "digitisation of the page and are shown for research only.",
+    "The eval split has few positives for most labels: their real-record metrics have wide "
+    "intervals (docs/evaluation/report.md gives them).",
     "Labels outside the 8 (ischaemia, hypertrophy, paced rhythms, AV block II/III) are not recognised.",
 ]
 
@@ -47,10 +43,12 @@ def validation_predictions(model: Any, cfg: TrainConfig, n_sim: int = 64,
 
 
 def export(checkpoint: str | Path, cfg: TrainConfig, out_dir: str | Path,
-           n_val_sim: int = 64, notes: list[str] | None = None) -> tuple[Path, dict[str, Any]]:
+           n_val_sim: int = 64, notes: list[str] | None = None,
+           limits: list[str] | None = None) -> tuple[Path, dict[str, Any]]:
     """Choose thresholds on ``val``, then write weights + model card into ``out_dir``.
 
     notes: lines about how the run went (e.g. a resumed run) for the card's ``training.notes``.
+    limits: what this model's evaluation showed, added to the limits every model has.
     """
     import torch
 
@@ -76,7 +74,7 @@ def export(checkpoint: str | Path, cfg: TrainConfig, out_dir: str | Path,
                             "per_label_auroc": {k: r["auroc"] for k, r in val_report["labels"].items()},
                             "per_label_auroc_ci": {k: r["auroc_ci"] for k, r in val_report["labels"].items()}},
                     "note": "eval-split figures: docs/evaluation/report.md (ecg-aio eval)"},
-        "intended_use": INTENDED_USE, "limits": LIMITS,
+        "intended_use": INTENDED_USE, "limits": [*LIMITS, *(limits or [])],
     }
     return save_weights(model, card, out_dir), val_report
 
