@@ -59,16 +59,20 @@ def jacobian_replicated(model: EcgAio, x: torch.Tensor) -> torch.Tensor:
 
 
 def train_step_fn(cfg: NetConfig, size: tuple[int, int], batch: int = 8) -> Callable[[], None]:
-    """(e) forward + backward + Adam on all three heads, batch ``batch``."""
+    """(e) forward + backward + Adam on all three heads (the decoder on 18 windows per page), batch ``batch``."""
     model = EcgAio(cfg).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.randn(batch, cfg.in_channels, *size)
     y = torch.randint(0, 2, (batch, cfg.n_labels)).float()
-    sig = torch.randn(batch, cfg.decoder_leads, cfg.n_samples)
+    # 18 windows per page, as a 3x4+1 page gives: 12 panels of 2.5 s and a 10-s strip
+    h, w = size
+    quads = torch.tensor([[[(0.1 * w, 0.1 * h), (0.3 * w, 0.1 * h), (0.3 * w, 0.3 * h), (0.1 * w, 0.3 * h)]] * 18]
+                         * batch, dtype=torch.float32)
+    sig = torch.randn(batch, 18, cfg.window_samples)
     dom = torch.randint(0, cfg.n_domains, (batch,))
 
     def step() -> None:
-        out = model(x, lam=0.5)
+        out = model(x, lam=0.5, quads=quads)
         loss = (F.binary_cross_entropy_with_logits(out["logits"], y)
                 + F.mse_loss(out["signals"], sig) + F.cross_entropy(out["domain"], dom))
         opt.zero_grad(set_to_none=True)

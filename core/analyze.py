@@ -18,7 +18,7 @@ import numpy as np
 from core.atomic import OutputSet, encode_image, write_bytes, write_json, write_npy
 from core.explain import Explanation, explain, overlay, where_it_looked
 from core.io import LoadedImage
-from core.labels import LABELS, LEADS
+from core.labels import LABELS, LEADS, canonical_lead
 from core.model.network import EcgAio
 from core.model.weights import Weights
 from core.page import Geometry
@@ -67,7 +67,7 @@ def analyze(image: LoadedImage, model: EcgAio, weights: Weights, labels: Sequenc
     timings_ms: earlier stages' times (load, page) to carry into the result.
     """
     ex = explain(model, weights.input, image.rgb, list(labels), method=method, smoothgrad_n=smoothgrad,
-                 progress=progress, cancel=cancel)
+                 progress=progress, cancel=cancel, geometry=geometry)
     return Analysis(image, weights, device, geometry, ex, tuple(labels), {**(timings_ms or {}), **ex.timings_ms})
 
 
@@ -91,16 +91,16 @@ def result_json(a: Analysis, files: dict[str, dict[str, str]]) -> dict[str, Any]
 
 
 def signals_csv(signals: np.ndarray, fs: float, geometry: Geometry | None) -> bytes:
-    """Reconstructed signals (12, n) at ``fs`` Hz as printed: ``panel,lead,t_s,mv`` rows
-    (all 12 leads over the whole span without geometry)."""
+    """Decoded leads (12, n) at ``fs`` Hz as printed: ``panel,lead,t_s,mv`` rows, one per
+    decoded sample of each panel of ``geometry`` (only the header without geometry: the leads
+    are read from the panels it locates)."""
     t = np.arange(signals.shape[1]) / fs
-    spans = ([(i, p.lead, p.t0_s, p.t1_s) for i, p in enumerate(geometry.panels)]
-             if geometry is not None else [(-1, lead, 0.0, t[-1] + 1 / fs) for lead in LEADS])
+    spans = [] if geometry is None else [(i, p.lead, p.t0_s, p.t1_s) for i, p in enumerate(geometry.panels)]
     buf = io.StringIO()
     buf.write("panel,lead,t_s,mv\n")
     for panel, lead, t0, t1 in spans:
-        sel = (t >= t0) & (t < t1)
-        row = signals[LEADS.index(lead)]
+        row = signals[LEADS.index(canonical_lead(lead))]
+        sel = (t >= t0) & (t < t1) & np.isfinite(row)
         buf.writelines(f"{panel},{lead},{ti:.2f},{v:.4f}\n" for ti, v in zip(t[sel], row[sel]))
     return buf.getvalue().encode()
 

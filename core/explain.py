@@ -24,6 +24,7 @@ from torch import nn
 
 from core.compare import CELL_S, grid_scores
 from core.labels import LABELS, LEADS
+from core.model.decoder import assemble, panel_windows, window_arrays
 from core.model.preprocess import InputSpec, image_to_tensor, letterbox_matrix, to_model_input
 from core.page.geometry import Geometry
 
@@ -211,7 +212,8 @@ class Explanation:
     """The network's answer for one image and where it looked.
 
     probabilities: (n_labels,) float32 sigmoid of the logits, core.labels order.
-    signals: (12, n_samples) float32 reconstructed leads in mV (the decoder's output).
+    signals: (12, n_samples) float32 leads read back from the printed panels in mV (the
+    decoder's output), NaN where nothing was decoded (no page geometry, or a lead not printed).
     saliency: label key -> (H, W) float32 >= 0 in the pixels of the image as loaded.
     timings_ms: wall time of 'preprocess', 'forward' and 'jacobian' (the attribution, whatever
     the method). method: the attribution method's name.
@@ -237,11 +239,13 @@ def _target_index(t: int | str) -> int:
 def explain(model: nn.Module, spec: InputSpec, rgb: np.ndarray,
             targets: Sequence[int | str] = tuple(range(len(LABELS))), method: str | Attribution = "jacobian", smoothgrad_n: int = 0, smoothgrad_sigma: float = 0.15,
             progress: Callable[[int, int], None] | None = None,
-            cancel: Callable[[], bool] | None = None) -> Explanation:
+            cancel: Callable[[], bool] | None = None, geometry: Geometry | None = None) -> Explanation:
     """Diagnose one uint8 RGB image (H, W, 3) and explain the target labels (indices or keys).
 
     The Jacobian reuses the single forward pass that gives the probabilities and signals (one
     input-only backward per label); other methods run their own passes, one label at a time.
+    The leads are decoded from the panels of ``geometry`` (in the image's px); without it,
+    or without panels, the signals are all NaN.
     progress(done, total) is called after each label; cancel() returning True raises Cancelled.
     """
     ks = [_target_index(t) for t in targets]
@@ -254,11 +258,16 @@ def explain(model: nn.Module, spec: InputSpec, rgb: np.ndarray,
         img = _like_model(model, image_to_tensor(rgb)).requires_grad_(jacobian)
         x = to_model_input(img, spec)
         t1 = time.perf_counter()
-        out = model(x)
+        net = model.config
+        windows = [] if geometry is None else panel_windows(
+            geometry.panels, net.decoder_window_s, letterbox_matrix((rgb.shape[1], rgb.shape[0]), spec))
+        quads, index = window_arrays(windows, max(1, len(windows)), net.decoder_fs)
+        out = model(x, quads=torch.from_numpy(quads)[None].to(x.device) if windows else None)
         t2 = time.perf_counter()
         timings["preprocess"], timings["forward"] = (t1 - t0) * 1e3, (t2 - t1) * 1e3
         probabilities = torch.sigmoid(out["logits"][0]).detach().cpu().numpy().astype(np.float32)
-        signals = out["signals"][0].detach().cpu().numpy().astype(np.float32)
+        decoded = out["signals"][0].detach().cpu().numpy() if windows else np.zeros((0, net.window_samples))
+        signals = assemble(index[:len(windows)], decoded, net.decoder_leads, net.n_samples)
         maps = {}
         for i, k in enumerate(ks):
             if cancel is not None and cancel():

@@ -23,7 +23,9 @@ def main() -> None:
         f"(stages {', '.join(str(card['net']['width'] * m) for m in (1, 2, 4, 8))} channels), "
         f"input {card['input']['height']} × {card['input']['width']} RGB letterboxed on white, "
         f"normalised with mean {card['input']['mean']} and std {card['input']['std']}. Heads: 8 sigmoid labels "
-        f"({', '.join(card['labels'])}), a signal decoder (12 leads × 10 s at {card['net']['decoder_fs']:.0f} Hz, mV), "
+        f"({', '.join(card['labels'])}), a signal decoder that reads each printed panel back in mV at "
+        f"{card['net']['decoder_fs']:.0f} Hz ({card['net']['decoder_window_s']:g}-s windows of the stride-8 map, "
+        "resampled along the panel's quadrilateral: the page geometry tells it where the panels are), "
         "a domain classifier behind a gradient-reversal layer (training only).", "",
         "## Training", "",
         f"- Data: {t['data']}.",
@@ -33,6 +35,10 @@ def main() -> None:
         f"{t['time_s'] / 60:.1f} min on {t['machine']}; the shipped weights are the moving average "
         f"(decay {t['recipe']['ema']}) of the network's weights.",
         *(f"- {note}" for note in t.get("notes", [])),
+        *([f"- Signal decoder: {d['what']}, on {d['windows']} panel windows of {d['pages']} training pages "
+           f"(rendered like the training loop's, all four domains), {d['steps']} steps of {d['batch_windows']} "
+           f"windows, {d['time_s'] / 60:.0f} min on {d['machine']}: `{d['command']}`."]
+          if (d := t.get("decoder_fit")) else []),
         f"- Recipe: `configs/train_gpu.json` (AdamW, lr {t['recipe']['lr']}, warm-up then cosine by time; "
         f"losses: masked BCE + {t['recipe']['signal_weight']} × masked smooth-L1 on printed samples + "
         f"{t['recipe']['domain_weight']} × domain cross-entropy through gradient reversal, λ ramped 0 → 1).",

@@ -100,3 +100,17 @@ def test_analyze_warns_when_the_image_does_not_look_like_an_ecg(tiny_card: Path,
 def test_analyze_does_not_warn_on_an_ecg(tiny_card: Path, tmp_path: Path) -> None:
     res = run("analyze", str(SAMPLE), "--out", str(tmp_path / "out"), "--labels", "SR", card=tiny_card)
     assert res.returncode == 0 and "warning:" not in res.stderr
+
+
+def test_signals_csv_has_the_decoded_samples_of_each_found_panel_only() -> None:
+    from core.analyze import signals_csv
+    from core.page.geometry import Geometry, Panel
+
+    signals = np.full((12, 1000), np.nan, np.float32)
+    signals[1, :250] = 0.5  # lead II decoded over 0-2.5 s
+    panels = (Panel("II", 0, 0, 0.0, 2.5, (0, 0, 62.5, 40), 20.0), Panel("V1", 0, 1, 2.5, 5.0, (62.5, 0, 125, 40), 20.0))
+    geometry = Geometry((1000, 500), "3x4", 25.0, 10.0, None, None, panels)
+    rows = list(csv.reader(io.StringIO(signals_csv(signals, 100.0, geometry).decode())))
+    assert rows[0] == ["panel", "lead", "t_s", "mv"]
+    assert len(rows) == 251 and {r[1] for r in rows[1:]} == {"II"} and rows[1] == ["0", "II", "0.00", "0.5000"]
+    assert signals_csv(signals, 100.0, None).decode() == "panel,lead,t_s,mv\n"

@@ -36,6 +36,7 @@ class DarknessNet(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
+        self.config = NetConfig()
         self.head = nn.Linear(1, len(LABELS))
         with torch.no_grad():
             self.head.weight.copy_(torch.linspace(0.5, 2.0, len(LABELS)).view(-1, 1))
@@ -48,10 +49,9 @@ class DarknessNet(nn.Module):
     def forward_head(self, feats: torch.Tensor) -> torch.Tensor:
         return self.head(feats.mean(dim=(2, 3)))
 
-    def forward(self, x: torch.Tensor, lam: float = 0.0) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, lam: float = 0.0, quads: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         feats = self.forward_features(x)
-        return {"logits": self.forward_head(feats), "signals": torch.zeros(x.shape[0], 12, 1000),
-                "domain": torch.zeros(x.shape[0], 2)}
+        return {"logits": self.forward_head(feats), "domain": torch.zeros(x.shape[0], 2)}
 
 
 def random_image(h: int, w: int, seed: int = 0) -> torch.Tensor:

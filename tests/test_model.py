@@ -19,26 +19,35 @@ def small_model() -> EcgAio:
     return EcgAio(NetConfig(width=8)).eval()
 
 
+def _quads(n_pages: int, boxes: list[tuple[float, float, float, float]]) -> torch.Tensor:
+    """Window quads (n_pages, len(boxes), 4, 2) from axis-aligned boxes (x0, y0, x1, y1) in input px."""
+    q = [[(x0, y0), (x1, y0), (x1, y1), (x0, y1)] for x0, y0, x1, y1 in boxes]
+    return torch.tensor([q] * n_pages, dtype=torch.float32)
+
+
 @pytest.mark.parametrize("size", [(128, 256), (448, 896)])
 def test_output_shapes(small_model, size):
     x = torch.randn(2, 3, *size)
+    quads = _quads(2, [(10, 10, 60, 40), (60, 10, 110, 40), (0, 0, size[1] - 1, size[0] - 1)])
     with torch.no_grad():
-        out = small_model(x, lam=0.5)
+        out = small_model(x, lam=0.5, quads=quads)
         feats = small_model.forward_features(x)
+        plain = small_model(x)
     assert feats.shape == (2, 64, size[0] // 32, size[1] // 32)
     assert out["logits"].shape == (2, len(LABELS))
-    assert out["signals"].shape == (2, 12, 1000)
+    assert out["signals"].shape == (2, 3, 250)  # 2.5 s at 100 Hz per window
     assert out["domain"].shape == (2, 2)
+    assert "signals" not in plain and torch.equal(plain["logits"], out["logits"])
 
 
 def test_default_config_shapes_and_size():
     model = EcgAio().eval()
     spec = InputSpec()
     with torch.no_grad():
-        out = model(torch.randn(2, 3, spec.height, spec.width))
+        out = model(torch.randn(2, 3, spec.height, spec.width), quads=_quads(2, [(0, 0, 100, 50)] * 48))
         feats = model.forward_features(torch.zeros(1, 3, spec.height, spec.width))
     assert feats.shape == (1, 256, 14, 28)
-    assert out["signals"].shape == (2, 12, 1000)
+    assert out["signals"].shape == (2, NetConfig().max_windows, 250)
     n_bytes = 4 * sum(t.numel() for t in model.state_dict().values())
     assert n_bytes <= 25e6
 
@@ -57,14 +66,17 @@ def test_init_like_torchvision():
     assert torch.all(blocks[0].conv1[1].weight == 1)
 
 
-def test_decoder_keeps_left_right_order():
-    """A change in the left part of the page moves the start of the signal, not the end."""
+def test_decoder_reads_only_its_window():
+    """A window's samples depend on the pixels of its own panel, not on the rest of the page,
+    and its first samples on the window's left end."""
     torch.manual_seed(1)
     model = EcgAio(NetConfig(width=8)).eval()
     x = torch.randn(1, 3, 128, 512, requires_grad=True)
-    sig = model.decode(model.forward_features(x))
-    grad = torch.autograd.grad(sig[0, :, :100].abs().sum(), x)[0].abs().sum(dim=(0, 1, 2))
-    assert grad[:256].sum() > 5 * grad[256:].sum()
+    sig = model(x, quads=_quads(1, [(256, 32, 384, 96)]))["signals"]
+    grad = torch.autograd.grad(sig[0, 0, :50].abs().sum(), x)[0].abs().sum(dim=(0, 1))
+    inside = grad[16:112, 224:416].sum()  # the window and the encoder's reach around it
+    assert inside > 0.95 * grad.sum()
+    assert grad[:, 224:320].sum() > 5 * grad[:, 320:416].sum()
 
 
 def test_head_depends_only_on_features(small_model):

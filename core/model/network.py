@@ -1,8 +1,9 @@
 """The ECG-AIO network: a ResNet18 encoder with a label head, a signal decoder and a
 domain classifier behind a gradient-reversal layer (npj Digit Med 2025).
 
-Only the encoder and the label head make a diagnosis; the decoder (reconstruct the 12 leads)
-and the domain classifier (scan vs photo, reversed) shape the encoder during training.
+Only the encoder and the label head make a diagnosis; the decoder (read the printed leads back,
+panel by panel: core.model.decoder) and the domain classifier (scan vs photo, reversed) shape
+the encoder during training, and the decoder's leads are also given to the reader.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.labels import LABELS
+from core.model.decoder import PanelDecoder
 from core.model.grl import grl
 
 
@@ -24,9 +26,10 @@ class NetConfig:
     width: channels of the first stage; the four stages have width * (1, 2, 4, 8).
     in_channels: image channels (3 RGB, 1 grey). n_labels: label outputs (core.labels order).
     n_domains: image domains the adversary tells apart. decoder_leads/decoder_fs (Hz)/
-    decoder_seconds (s): the reconstructed signal, (decoder_leads, fs * seconds) in mV.
-    decoder_rows: horizontal bands the feature map is pooled into before the 1-D decoder
-    (the band says which printed row, hence which lead, a feature came from).
+    decoder_seconds (s): the reconstructed record, (decoder_leads, fs * seconds) in mV.
+    decoder_window_s (s): the stretch of a printed panel decoded at once; decoder_rows x
+    decoder_cols: the grid on which the stride-8 map is sampled over each window
+    (core.model.decoder).
     """
 
     width: int = 32
@@ -36,7 +39,9 @@ class NetConfig:
     decoder_leads: int = 12
     decoder_fs: float = 100.0
     decoder_seconds: float = 10.0
-    decoder_rows: int = 4
+    decoder_window_s: float = 2.5
+    decoder_rows: int = 12
+    decoder_cols: int = 48
 
     @property
     def feature_channels(self) -> int:
@@ -47,6 +52,16 @@ class NetConfig:
     def n_samples(self) -> int:
         """Samples per reconstructed lead."""
         return int(round(self.decoder_fs * self.decoder_seconds))
+
+    @property
+    def window_samples(self) -> int:
+        """Samples per decoded window."""
+        return int(round(self.decoder_fs * self.decoder_window_s))
+
+    @property
+    def max_windows(self) -> int:
+        """Windows of one page at most: every lead printed over the whole record (12x1)."""
+        return self.decoder_leads * int(round(self.decoder_seconds / self.decoder_window_s))
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,53 +96,6 @@ def _stage(cin: int, cout: int, stride: int) -> nn.Sequential:
     return nn.Sequential(BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1))
 
 
-def _conv1d_bn_relu(cin: int, cout: int, kernel: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv1d(cin, cout, kernel, padding=kernel // 2, bias=False),
-        nn.BatchNorm1d(cout),
-        nn.ReLU(inplace=True),
-    )
-
-
-def _up1d(cin: int, cout: int) -> nn.Sequential:
-    """Double the sequence length."""
-    return nn.Sequential(
-        nn.ConvTranspose1d(cin, cout, 4, stride=2, padding=1, bias=False),
-        nn.BatchNorm1d(cout),
-        nn.ReLU(inplace=True),
-    )
-
-
-class SignalDecoder(nn.Module):
-    """Feature map (B, C, h, w) -> leads (B, n_leads, n_samples) in mV.
-
-    The map is pooled over height into ``rows`` bands whose channels are stacked, giving a
-    sequence along the page width (left -> right = time); 1-D convs upsample it 16x and a
-    linear interpolation brings it to ``n_samples``.
-    """
-
-    def __init__(self, in_channels: int, rows: int, width: int, n_leads: int,
-                 n_samples: int) -> None:
-        super().__init__()
-        self.rows = rows
-        self.n_samples = n_samples
-        self.body = nn.Sequential(
-            _conv1d_bn_relu(in_channels * rows, 4 * width, 1),
-            _conv1d_bn_relu(4 * width, 4 * width, 3),
-            _up1d(4 * width, 2 * width),
-            _up1d(2 * width, width),
-            _up1d(width, width),
-            _up1d(width, width),
-        )
-        self.out = nn.Conv1d(width, n_leads, 3, padding=1)
-
-    def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        b, c, _, w = feats.shape
-        seq = F.adaptive_avg_pool2d(feats, (self.rows, w)).reshape(b, c * self.rows, w)
-        leads = self.out(self.body(seq))
-        return F.interpolate(leads, size=self.n_samples, mode="linear", align_corners=False)
-
-
 class EcgAio(nn.Module):
     """ECG-AIO: image (B, C, H, W), normalised as the weights' InputSpec says, in; see forward."""
 
@@ -147,7 +115,7 @@ class EcgAio(nn.Module):
         self.layer4 = _stage(4 * w, 8 * w, 2)
         c = cfg.feature_channels
         self.head = nn.Linear(c, cfg.n_labels)
-        self.decoder = SignalDecoder(c, cfg.decoder_rows, w, cfg.decoder_leads, cfg.n_samples)
+        self.decoder = PanelDecoder(2 * w, w, cfg.decoder_rows, cfg.decoder_cols, cfg.window_samples)
         self.domain_head = nn.Sequential(
             nn.Linear(c, c // 2), nn.ReLU(inplace=True), nn.Linear(c // 2, cfg.n_domains)
         )
@@ -155,29 +123,35 @@ class EcgAio(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Last-stage activations (B, 8 * width, H / 32, W / 32)."""
-        x = self.stem(x)
-        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.forward_maps(x)[1]
+
+    def forward_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The stride-8 map the decoder reads (B, 2 * width, H / 8, W / 8) and the last-stage map."""
+        mid = self.layer2(self.layer1(self.stem(x)))
+        return mid, self.layer4(self.layer3(mid))
 
     def forward_head(self, feats: torch.Tensor) -> torch.Tensor:
         """Label logits (B, n_labels) from the feature map (global average pool + linear)."""
         return self.head(feats.mean(dim=(2, 3)))
 
-    def decode(self, feats: torch.Tensor) -> torch.Tensor:
-        """The 12 leads over the full record, (B, decoder_leads, fs * seconds), in mV."""
-        return self.decoder(feats)
+    def decode(self, mid: torch.Tensor, quads: torch.Tensor, input_hw: tuple[int, int]) -> torch.Tensor:
+        """The printed leads in windows (B, W, window_samples) mV; quads (B, W, 4, 2) are the
+        windows' corners in input px (core.model.decoder.panel_windows)."""
+        return self.decoder(mid, quads, input_hw)
 
     def domain(self, feats: torch.Tensor, lam: float = 0.0) -> torch.Tensor:
         """Domain logits (B, n_domains); the gradient into ``feats`` is reversed and scaled by lam."""
         return self.domain_head(grl(feats.mean(dim=(2, 3)), lam))
 
-    def forward(self, x: torch.Tensor, lam: float = 0.0) -> dict[str, torch.Tensor]:
-        """Return ``logits`` (B, n_labels), ``signals`` (B, 12, 1000) mV, ``domain`` (B, n_domains)."""
-        feats = self.forward_features(x)
-        return {
-            "logits": self.forward_head(feats),
-            "signals": self.decode(feats),
-            "domain": self.domain(feats, lam),
-        }
+    def forward(self, x: torch.Tensor, lam: float = 0.0,
+                quads: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """``logits`` (B, n_labels), ``domain`` (B, n_domains) and, when the windows' ``quads``
+        are given, ``signals`` (B, W, window_samples) mV."""
+        mid, feats = self.forward_maps(x)
+        out = {"logits": self.forward_head(feats), "domain": self.domain(feats, lam)}
+        if quads is not None:
+            out["signals"] = self.decode(mid, quads, (x.shape[2], x.shape[3]))
+        return out
 
 
 def _init_weights(model: nn.Module) -> None:

@@ -55,8 +55,9 @@ def image_to_tensor(rgb: np.ndarray) -> torch.Tensor:
     """uint8 image (H, W, 3) -> float32 tensor (1, 3, H, W) in [0, 1] (a copy)."""
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected a uint8 H x W x 3 image, got {rgb.dtype} {rgb.shape}")
-    t = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)
-    return t.unsqueeze(0).to(torch.float32).div_(255.0)
+    # the float32 copy is made by NumPy, so a read-only image (as loaded) is never aliased
+    t = torch.from_numpy(rgb.astype(np.float32)).permute(2, 0, 1)
+    return t.unsqueeze(0).div_(255.0)
 
 
 def letterbox_box(image_size: tuple[int, int], spec: InputSpec) -> tuple[int, int, int, int]:

@@ -61,6 +61,7 @@ def to_tensors(image: np.ndarray, t: Targets) -> dict[str, torch.Tensor]:
         "image": torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))),
         "labels": torch.from_numpy(t.labels), "label_known": torch.from_numpy(t.label_known),
         "signals": torch.from_numpy(t.signals), "signal_known": torch.from_numpy(t.signal_known),
+        "window_quads": torch.from_numpy(t.window_quads), "window_index": torch.from_numpy(t.window_index),
         "domain": torch.tensor(t.domain), "has_labels": torch.tensor(t.has_labels),
     }
 

@@ -13,8 +13,10 @@ import numpy as np
 import torch
 
 from core.labels import LABELS
-from core.model.network import EcgAio
+from core.model.decoder import assemble, panel_windows, window_arrays
+from core.model.network import EcgAio, NetConfig
 from core.model.preprocess import InputSpec, to_model_input
+from core.page import detect_geometry
 from core.synth.degrade import DOMAINS
 from core.synth.from_record import sample_from_record
 from core.synth.pages import SynthOptions, SynthPage, make_page, page_from_sample, record_rows
@@ -27,13 +29,17 @@ VAL_SIM_SEED = 1_000_001
 @dataclass(frozen=True)
 class Predictions:
     """Outputs and truths over a set of pages. probs/truth: (N, 8), truth NaN = unknown;
-    signals/truth_signals/known: (N, 12, 1000) mV at 100 Hz."""
+    signals/truth_signals/known: (N, 12, 1000) mV at 100 Hz, the signals decoded from the
+    panels where the page's true geometry puts them (0 where nothing was decoded);
+    signals_read: the same decoded from the panels the page reader (core.page) found, or None
+    when not asked for."""
 
     probs: np.ndarray
     truth: np.ndarray
     signals: np.ndarray
     truth_signals: np.ndarray
     known: np.ndarray
+    signals_read: np.ndarray | None = None
 
 
 def sim_pages(n: int, domain: str, size: tuple[int, int], seed: int = EVAL_SIM_SEED) -> Iterator[SynthPage]:
@@ -52,22 +58,33 @@ def record_pages(split: str, domain: str, size: tuple[int, int], seed: int = EVA
 
 @torch.no_grad()
 def predict(model: EcgAio, spec: InputSpec, pages: Iterable[SynthPage], batch: int = 8,
-            progress: Callable[[int], None] | None = None) -> Predictions:
-    """Run the model over pages; collect probabilities, decoded signals and truths."""
+            progress: Callable[[int], None] | None = None, read_pages: bool = False) -> Predictions:
+    """Run the model over pages (rendered at the input size); collect probabilities, decoded
+    signals and truths. read_pages: also decode from the geometry ``core.page`` finds."""
     model.eval()
-    probs, truth, sig, tsig, known = [], [], [], [], []
+    net = model.config
+    probs, truth, sig, tsig, known, read = [], [], [], [], [], []
     chunk: list[SynthPage] = []
+
+    def decoded(index: np.ndarray, windows: np.ndarray) -> np.ndarray:
+        return np.nan_to_num(assemble(index, windows, net.decoder_leads, net.n_samples))
 
     def flush() -> None:
         x = torch.stack([torch.from_numpy(p.image.transpose(2, 0, 1).copy()) for p in chunk]).float() / 255
-        out = model(to_model_input(x, spec))
+        targets = [page_targets(p.sample, p.geometry, p.domain, net) for p in chunk]
+        x = to_model_input(x, spec)
+        out = model(x, quads=torch.from_numpy(np.stack([t.window_quads for t in targets])))
         probs.append(torch.sigmoid(out["logits"]).numpy())
-        sig.append(out["signals"].numpy())
-        for p in chunk:
-            t = page_targets(p.sample, p.geometry, p.domain, model.config)
+        for t, windows in zip(targets, out["signals"].numpy()):
+            sig.append(decoded(t.window_index, windows))
             truth.append(np.where(t.label_known > 0, t.labels, np.nan))
             tsig.append(t.signals)
             known.append(t.signal_known)
+        if read_pages:
+            found = [read_windows(p.image, net) for p in chunk]
+            mid, _ = model.forward_maps(x)
+            windows = model.decode(mid, torch.from_numpy(np.stack([q for q, _ in found])), (x.shape[2], x.shape[3]))
+            read.extend(decoded(index, w) for (_, index), w in zip(found, windows.numpy()))
         chunk.clear()
         if progress:
             progress(len(truth))
@@ -78,7 +95,16 @@ def predict(model: EcgAio, spec: InputSpec, pages: Iterable[SynthPage], batch: i
             flush()
     if chunk:
         flush()
-    return Predictions(np.concatenate(probs), np.stack(truth), np.concatenate(sig), np.stack(tsig), np.stack(known))
+    return Predictions(np.concatenate(probs), np.stack(truth), np.stack(sig), np.stack(tsig), np.stack(known),
+                       np.stack(read) if read_pages else None)
+
+
+def read_windows(image: np.ndarray, net: NetConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Decoder windows (quads, index as ``window_arrays``) over the panels the page reader finds
+    on a page rendered at the input size; none when it finds none."""
+    geometry = detect_geometry(image).geometry
+    windows = panel_windows(geometry.panels, net.decoder_window_s) if geometry is not None else []
+    return window_arrays(windows, net.max_windows, net.decoder_fs)
 
 
 def choose_thresholds(pred: Predictions) -> dict[str, float]:
@@ -90,4 +116,5 @@ def choose_thresholds(pred: Predictions) -> dict[str, float]:
 
 def subset(pred: Predictions, idx: np.ndarray) -> Predictions:
     """The predictions of some pages."""
-    return replace(pred, **{f: getattr(pred, f)[idx] for f in ("probs", "truth", "signals", "truth_signals", "known")})
+    fields = ("probs", "truth", "signals", "truth_signals", "known") + (("signals_read",) if pred.signals_read is not None else ())
+    return replace(pred, **{f: getattr(pred, f)[idx] for f in fields})

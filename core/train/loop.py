@@ -28,6 +28,7 @@ from core.synth.pages import SynthOptions
 from core.model.weights import resolve_device
 from core.train.data import PageStream
 from core.train.replay import ReplayRing
+from core.train.targets import window_truth
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,9 @@ def losses(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
     bce = F.binary_cross_entropy_with_logits(out["logits"], batch["labels"], pos_weight=pos_weight,
                                              reduction="none")
     label_loss = (bce * known).sum() / known.sum().clamp_min(1.0)
-    sk = batch["signal_known"]
-    sig = F.smooth_l1_loss(out["signals"], batch["signals"], reduction="none", beta=0.1)
+    truth, sk = window_truth(batch["signals"], batch["signal_known"], batch["window_index"],
+                             out["signals"].shape[-1])
+    sig = F.smooth_l1_loss(out["signals"], truth, reduction="none", beta=0.1)
     signal_loss = (sig * sk).sum() / sk.sum().clamp_min(1.0)
     domain_loss = F.cross_entropy(out["domain"], batch["domain"])
     total = label_loss + cfg.signal_weight * signal_loss + cfg.domain_weight * domain_loss
@@ -172,7 +174,7 @@ def _step(model: EcgAio, opt: torch.optim.Optimizer, batch: dict[str, torch.Tens
     """One optimiser step on ``batch``; returns its losses before the step."""
     x = to_model_input(batch["image"].float() / 255.0, cfg.input).contiguous(memory_format=_memory_format(batch["image"].device))
     with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=x.device.type == "cuda"):
-        out = model(x, lam=lam)
+        out = model(x, lam=lam, quads=batch["window_quads"])
     parts = losses({k: v.float() for k, v in out.items()}, batch, pos_weight, cfg)
     opt.zero_grad(set_to_none=True)
     parts["total"].backward()

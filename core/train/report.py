@@ -34,7 +34,7 @@ def evaluate_all(model: EcgAio, weights: Weights, n_sim: int = 200, domains: tup
         out["sim"][domain] = predict(model, weights.input, sim_pages(n_sim, domain, size))
         if progress:
             progress(f"eval records, {domain}")
-        out["records"][domain] = predict(model, weights.input, record_pages("eval", domain, size))
+        out["records"][domain] = predict(model, weights.input, record_pages("eval", domain, size), read_pages=True)
     return out
 
 
@@ -47,9 +47,17 @@ def summarise(preds: dict[str, dict[str, Predictions]], thresholds: dict[str, fl
             rep = label_report(p.truth, p.probs, thresholds)
             snr = snr_db(p.truth_signals, p.signals, p.known)
             rep["snr_db"] = {lead: _num(v) for lead, v in zip(LEADS, snr)}
-            rep["snr_db_mean"] = _num(np.nanmean(np.where(np.isinf(snr), np.nan, snr)))
+            rep["snr_db_mean"] = _mean_db(snr)
+            if p.signals_read is not None:
+                read = snr_db(p.truth_signals, p.signals_read, p.known)
+                rep["snr_db_read"] = {lead: _num(v) for lead, v in zip(LEADS, read)}
+                rep["snr_db_read_mean"] = _mean_db(read)
             summary[set_name][domain] = rep
     return summary
+
+
+def _mean_db(snr: np.ndarray) -> float | None:
+    return _num(np.nanmean(np.where(np.isinf(snr), np.nan, snr)))
 
 
 def markdown(summary: dict[str, Any], weights: Weights) -> str:
@@ -61,8 +69,8 @@ def markdown(summary: dict[str, Any], weights: Weights) -> str:
                             ("sim", "Held-out simulated pages")):
         if set_name not in summary:
             continue
-        lines += [f"## {title}", "", "| domain | pages | macro AUROC | macro F1 | decoder SNR (dB) | "
-                  + " | ".join(LABELS) + " |", "|---" * (5 + len(LABELS)) + "|"]
+        lines += [f"## {title}", "", "| domain | pages | macro AUROC | macro F1 | decoder SNR (dB), true panels "
+                  "/ panels the page reader found | " + " | ".join(LABELS) + " |", "|---" * (5 + len(LABELS)) + "|"]
         for domain, rep in summary[set_name].items():
             cells = []
             for k in LABELS:
@@ -71,7 +79,8 @@ def markdown(summary: dict[str, Any], weights: Weights) -> str:
                              f"{r['auroc']:.2f}" + (f" [{r['auroc_ci'][0]:.2f}–{r['auroc_ci'][1]:.2f}]"
                                                     if r["auroc_ci"] else "") + f" (n+={r['n_pos']})")
             lines.append(f"| {domain} | {rep['n_pages']} | {_fmt(rep['macro_auroc'])} | {_fmt(rep['macro_f1'])} | "
-                         f"{_fmt(rep['snr_db_mean'], 1)} | " + " | ".join(cells) + " |")
+                         f"{_fmt(rep['snr_db_mean'], 1)} / {_fmt(rep.get('snr_db_read_mean'), 1)} | "
+                         + " | ".join(cells) + " |")
         lines.append("")
     lines += ["## Sensitivity / specificity / F1 at the card's thresholds", ""]
     for set_name in summary:
