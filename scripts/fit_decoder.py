@@ -45,7 +45,7 @@ def frozen_model(card: dict, card_dir: Path) -> EcgAio:
     tensor is copied from the shipped file, and must fit exactly."""
     net = {k: v for k, v in card["net"].items() if k in NetConfig.__dataclass_fields__}
     model = EcgAio(NetConfig(**{**net, **{k: getattr(NetConfig(), k) for k in
-                                          ("decoder_window_s", "decoder_rows", "decoder_cols")}}))
+                                          ("decoder_window_s", "decoder_rows", "decoder_cols", "decoder_reach")}}))
     shipped = {k: v for k, v in load_file(str(card_dir / card["file"])).items() if not k.startswith("decoder.")}
     missing, unexpected = model.load_state_dict(shipped, strict=False)
     assert not unexpected and all(k.startswith("decoder.") for k in missing), (missing, unexpected)

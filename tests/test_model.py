@@ -67,14 +67,14 @@ def test_init_like_torchvision():
 
 
 def test_decoder_reads_only_its_window():
-    """A window's samples depend on the pixels of its own panel, not on the rest of the page,
-    and its first samples on the window's left end."""
+    """A window's samples depend on the pixels of its own panel (and half a panel height above
+    and below it), not on the rest of the page, and its first samples on the window's left end."""
     torch.manual_seed(1)
     model = EcgAio(NetConfig(width=8)).eval()
-    x = torch.randn(1, 3, 128, 512, requires_grad=True)
-    sig = model(x, quads=_quads(1, [(256, 32, 384, 96)]))["signals"]
+    x = torch.randn(1, 3, 256, 512, requires_grad=True)
+    sig = model(x, quads=_quads(1, [(256, 96, 384, 160)]))["signals"]
     grad = torch.autograd.grad(sig[0, 0, :50].abs().sum(), x)[0].abs().sum(dim=(0, 1))
-    inside = grad[16:112, 224:416].sum()  # the window and the encoder's reach around it
+    inside = grad[48:208, 224:416].sum()  # the window, its reach and the encoder's reach around it
     assert inside > 0.95 * grad.sum()
     assert grad[:, 224:320].sum() > 5 * grad[:, 320:416].sum()
 

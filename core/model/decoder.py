@@ -4,8 +4,9 @@ The decoder is told where each printed panel lies (its quadrilateral in the netw
 pixels: the page geometry of rendered pages in training, ``core.page``'s geometry of a real
 image at inference). Each panel is cut into windows of ``NetConfig.decoder_window_s`` seconds;
 the feature map is resampled over each window on a (rows x cols) grid that follows the
-quadrilateral (so a tilted or photographed panel is read along its own axes), and a small
-1-D network turns the columns into the window's samples in mV.
+quadrilateral (so a tilted or photographed panel is read along its own axes) and reaches half a
+panel height beyond it above and below (a tall QRS runs into the next row), and a small 1-D
+network turns the columns into the window's samples in mV.
 
 Why windows and not the whole page: a decoder that must put lead V1 at fixed samples of a
 10-s output, wherever paper size, margins and layout happen to put V1 on the page, does not
@@ -101,9 +102,10 @@ class PanelDecoder(nn.Module):
     those samples. They are separate so a frozen encoder's samples can be cached.
     """
 
-    def __init__(self, in_channels: int, width: int, rows: int, cols: int, n_samples: int) -> None:
+    def __init__(self, in_channels: int, width: int, rows: int, cols: int, n_samples: int,
+                 reach: float = 0.5) -> None:
         super().__init__()
-        self.rows, self.cols, self.n_samples = rows, cols, n_samples
+        self.rows, self.cols, self.n_samples, self.reach = rows, cols, n_samples, reach
         self.squeeze = nn.Sequential(nn.Conv2d(in_channels, 16, 3, padding=1, bias=False),
                                      nn.BatchNorm2d(16), nn.ReLU(inplace=True))
         self.body = nn.Sequential(
@@ -113,10 +115,10 @@ class PanelDecoder(nn.Module):
         self.out = nn.Conv1d(width, 1, 5, padding=2)
 
     def sample(self, feats: torch.Tensor, quads: torch.Tensor, input_hw: tuple[int, int]) -> torch.Tensor:
-        """(B·W, C, rows, cols): the map bilinearly sampled on a grid spanning each quad
-        (rows top to bottom, cols along time)."""
+        """(B·W, C, rows, cols): the map bilinearly sampled on a grid spanning each quad along
+        time (cols) and, top to bottom (rows), the quad's height plus ``reach`` of it above and below."""
         b, n_win = quads.shape[:2]
-        v = torch.linspace(0, 1, self.rows, device=quads.device, dtype=quads.dtype)[:, None, None]
+        v = torch.linspace(-self.reach, 1 + self.reach, self.rows, device=quads.device, dtype=quads.dtype)[:, None, None]
         u = torch.linspace(0, 1, self.cols, device=quads.device, dtype=quads.dtype)[None, :, None]
         tl, tr, br, bl = (quads[:, :, i, None, None, :] for i in range(4))  # (B, W, 1, 1, 2)
         pts = (1 - v) * ((1 - u) * tl + u * tr) + v * ((1 - u) * bl + u * br)  # (B, W, rows, cols, 2)

@@ -28,8 +28,9 @@ class NetConfig:
     n_domains: image domains the adversary tells apart. decoder_leads/decoder_fs (Hz)/
     decoder_seconds (s): the reconstructed record, (decoder_leads, fs * seconds) in mV.
     decoder_window_s (s): the stretch of a printed panel decoded at once; decoder_rows x
-    decoder_cols: the grid on which the stride-8 map is sampled over each window
-    (core.model.decoder).
+    decoder_cols: the grid on which the stride-8 map is sampled over each window, reaching
+    decoder_reach panel heights beyond the panel's box above and below (a tall QRS runs into
+    the next row) (core.model.decoder).
     """
 
     width: int = 32
@@ -40,8 +41,9 @@ class NetConfig:
     decoder_fs: float = 100.0
     decoder_seconds: float = 10.0
     decoder_window_s: float = 2.5
-    decoder_rows: int = 12
+    decoder_rows: int = 16
     decoder_cols: int = 48
+    decoder_reach: float = 0.5
 
     @property
     def feature_channels(self) -> int:
@@ -115,7 +117,8 @@ class EcgAio(nn.Module):
         self.layer4 = _stage(4 * w, 8 * w, 2)
         c = cfg.feature_channels
         self.head = nn.Linear(c, cfg.n_labels)
-        self.decoder = PanelDecoder(2 * w, w, cfg.decoder_rows, cfg.decoder_cols, cfg.window_samples)
+        self.decoder = PanelDecoder(2 * w, w, cfg.decoder_rows, cfg.decoder_cols, cfg.window_samples,
+                                    cfg.decoder_reach)
         self.domain_head = nn.Sequential(
             nn.Linear(c, c // 2), nn.ReLU(inplace=True), nn.Linear(c // 2, cfg.n_domains)
         )
