@@ -261,13 +261,13 @@ def explain(model: nn.Module, spec: InputSpec, rgb: np.ndarray,
         net = model.config
         windows = [] if geometry is None else panel_windows(
             geometry.panels, net.decoder_window_s, letterbox_matrix((rgb.shape[1], rgb.shape[0]), spec))
-        quads, index = window_arrays(windows, max(1, len(windows)), net.decoder_fs)
+        quads, index = window_arrays(windows, len(windows), net.decoder_fs)
         out = model(x, quads=torch.from_numpy(quads)[None].to(x.device) if windows else None)
         t2 = time.perf_counter()
         timings["preprocess"], timings["forward"] = (t1 - t0) * 1e3, (t2 - t1) * 1e3
         probabilities = torch.sigmoid(out["logits"][0]).detach().cpu().numpy().astype(np.float32)
-        decoded = out["signals"][0].detach().cpu().numpy() if windows else np.zeros((0, net.window_samples))
-        signals = assemble(index[:len(windows)], decoded, net.decoder_leads, net.n_samples)
+        decoded = out["signals"][0].detach().cpu().numpy() if windows else ()
+        signals = assemble(index, decoded, net.decoder_leads, net.n_samples)
         maps = {}
         for i, k in enumerate(ks):
             if cancel is not None and cancel():

@@ -43,9 +43,8 @@ SEED = 20261126
 def frozen_model(card: dict, card_dir: Path) -> EcgAio:
     """The shipped network with this version's decoder (freshly initialised): every other
     tensor is copied from the shipped file, and must fit exactly."""
-    net = {k: v for k, v in card["net"].items() if k in NetConfig.__dataclass_fields__}
-    model = EcgAio(NetConfig(**{**net, **{k: getattr(NetConfig(), k) for k in
-                                          ("decoder_window_s", "decoder_rows", "decoder_cols", "decoder_reach")}}))
+    encoder = ("width", "in_channels", "n_labels", "n_domains")  # the decoder's shape is this version's
+    model = EcgAio(NetConfig(**{k: card["net"][k] for k in encoder}))
     shipped = {k: v for k, v in load_file(str(card_dir / card["file"])).items() if not k.startswith("decoder.")}
     missing, unexpected = model.load_state_dict(shipped, strict=False)
     assert not unexpected and all(k.startswith("decoder.") for k in missing), (missing, unexpected)

@@ -54,8 +54,7 @@ def main() -> None:
             for (name, sig), colour in zip(readings.items(), ("tab:blue", "tab:orange")):
                 s = np.nan_to_num(sig[i])
                 snr = snr_db(truth[None, i:i + 1, sel], s[None, None, sel], known[None, i:i + 1, sel])[0]
-                ax.plot(t[sel], s[sel] - np.nanmean(sig[i, sel]) if np.isfinite(sig[i, sel]).any() else s[sel],
-                        color=colour, lw=1, label=f"decoded, {name} ({snr:.1f} dB)")
+                ax.plot(t[sel], s[sel] - s[sel].mean(), color=colour, lw=1, label=f"decoded, {name} ({snr:.1f} dB)")
             ax.set_title(f"{domain} page ({page.image.shape[1]} × {page.image.shape[0]} px, "
                          f"layout {page.geometry.layout}, reader: {read.geometry.layout if read.geometry else 'none'})"
                          f" — lead {lead}", fontsize=10)

@@ -73,18 +73,20 @@ def predict(model: EcgAio, spec: InputSpec, pages: Iterable[SynthPage], batch: i
         x = torch.stack([torch.from_numpy(p.image.transpose(2, 0, 1).copy()) for p in chunk]).float() / 255
         targets = [page_targets(p.sample, p.geometry, p.domain, net) for p in chunk]
         x = to_model_input(x, spec)
-        out = model(x, quads=torch.from_numpy(np.stack([t.window_quads for t in targets])))
-        probs.append(torch.sigmoid(out["logits"]).numpy())
-        for t, windows in zip(targets, out["signals"].numpy()):
+        mid, feats = model.forward_maps(x)  # one encoder pass for the labels and both readings
+
+        def decode(quads: list[np.ndarray]) -> np.ndarray:
+            return model.decode(mid, torch.from_numpy(np.stack(quads)), (x.shape[2], x.shape[3])).numpy()
+
+        probs.append(torch.sigmoid(model.forward_head(feats)).numpy())
+        for t, windows in zip(targets, decode([t.window_quads for t in targets])):
             sig.append(decoded(t.window_index, windows))
             truth.append(np.where(t.label_known > 0, t.labels, np.nan))
             tsig.append(t.signals)
             known.append(t.signal_known)
         if read_pages:
             found = [read_windows(p.image, net) for p in chunk]
-            mid, _ = model.forward_maps(x)
-            windows = model.decode(mid, torch.from_numpy(np.stack([q for q, _ in found])), (x.shape[2], x.shape[3]))
-            read.extend(decoded(index, w) for (_, index), w in zip(found, windows.numpy()))
+            read.extend(decoded(index, w) for (_, index), w in zip(found, decode([q for q, _ in found])))
         chunk.clear()
         if progress:
             progress(len(truth))
