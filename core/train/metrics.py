@@ -56,7 +56,7 @@ def bootstrap_ci(fn: Any, truth: np.ndarray, score: np.ndarray, rng: np.random.G
         v = fn(truth[idx], score[idx])
         if v is not None:
             values.append(v)
-    if len(values) < n_boot // 2:
+    if not values or len(values) < n_boot // 2:
         return None
     lo, hi = np.percentile(values, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
     return float(lo), float(hi)
