@@ -66,11 +66,26 @@ def test_init_like_torchvision():
     assert torch.all(blocks[0].conv1[1].weight == 1)
 
 
+def test_fresh_decoder_predicts_zero_and_leaves_the_encoder_to_the_labels():
+    """An untrained decoder outputs 0 mV, so at the first step only the labels' loss (and the
+    domain's, once its ramp starts) moves the encoder."""
+    model = EcgAio(NetConfig(width=8))
+    x = torch.randn(2, 3, 128, 256)
+    out = model(x, lam=0.0, quads=_quads(2, [(10, 10, 120, 40)]))
+    assert torch.all(out["signals"] == 0)
+    encoder = [p for n, p in model.named_parameters() if n.startswith(("stem", "layer"))]
+    grads = torch.autograd.grad(out["signals"].sum() + out["logits"].sum(), encoder, allow_unused=True,
+                                retain_graph=True)
+    from_labels = torch.autograd.grad(out["logits"].sum(), encoder, allow_unused=True)
+    assert all(torch.equal(a, b) for a, b in zip(grads, from_labels) if a is not None)
+
+
 def test_decoder_reads_only_its_window():
     """A window's samples depend on the pixels of its own panel (and half a panel height above
     and below it), not on the rest of the page, and its first samples on the window's left end."""
     torch.manual_seed(1)
     model = EcgAio(NetConfig(width=8)).eval()
+    torch.nn.init.normal_(model.decoder.out.weight)  # a trained decoder's output layer is not zero
     x = torch.randn(1, 3, 256, 512, requires_grad=True)
     sig = model(x, quads=_quads(1, [(256, 96, 384, 160)]))["signals"]
     grad = torch.autograd.grad(sig[0, 0, :50].abs().sum(), x)[0].abs().sum(dim=(0, 1))

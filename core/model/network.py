@@ -158,7 +158,9 @@ class EcgAio(nn.Module):
 
 
 def _init_weights(model: nn.Module) -> None:
-    """torchvision's ResNet init: Kaiming convs, unit BN, zero gamma on each block's last BN."""
+    """torchvision's ResNet init: Kaiming convs, unit BN, zero gamma on each block's last BN;
+    the decoder's output layer starts at zero, so the decoder first predicts 0 mV instead of
+    Kaiming-scaled noise whose loss (≈ 3.5 vs 0.09) would swamp the labels' gradient."""
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.Conv1d, nn.ConvTranspose1d)):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -168,6 +170,9 @@ def _init_weights(model: nn.Module) -> None:
     for m in model.modules():
         if isinstance(m, BasicBlock):
             nn.init.zeros_(m.conv2[1].weight)
+        if isinstance(m, PanelDecoder):
+            nn.init.zeros_(m.out.weight)
+            nn.init.zeros_(m.out.bias)
 
 
 def count_parameters(model: nn.Module) -> int:

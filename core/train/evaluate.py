@@ -60,9 +60,10 @@ def record_pages(split: str, domain: str, size: tuple[int, int], seed: int = EVA
 def predict(model: EcgAio, spec: InputSpec, pages: Iterable[SynthPage], batch: int = 8,
             progress: Callable[[int], None] | None = None, read_pages: bool = False) -> Predictions:
     """Run the model over pages (rendered at the input size); collect probabilities, decoded
-    signals and truths. read_pages: also decode from the geometry ``core.page`` finds."""
+    signals and truths on the model's device. read_pages: also decode from the geometry
+    ``core.page`` finds."""
     model.eval()
-    net = model.config
+    net, device = model.config, next(model.parameters()).device
     probs, truth, sig, tsig, known, read = [], [], [], [], [], []
     chunk: list[SynthPage] = []
 
@@ -72,13 +73,13 @@ def predict(model: EcgAio, spec: InputSpec, pages: Iterable[SynthPage], batch: i
     def flush() -> None:
         x = torch.stack([torch.from_numpy(p.image.transpose(2, 0, 1).copy()) for p in chunk]).float() / 255
         targets = [page_targets(p.sample, p.geometry, p.domain, net) for p in chunk]
-        x = to_model_input(x, spec)
+        x = to_model_input(x.to(device), spec)
         mid, feats = model.forward_maps(x)  # one encoder pass for the labels and both readings
 
         def decode(quads: list[np.ndarray]) -> np.ndarray:
-            return model.decode(mid, torch.from_numpy(np.stack(quads)), (x.shape[2], x.shape[3])).numpy()
+            return model.decode(mid, torch.from_numpy(np.stack(quads)).to(device), (x.shape[2], x.shape[3])).cpu().numpy()
 
-        probs.append(torch.sigmoid(model.forward_head(feats)).numpy())
+        probs.append(torch.sigmoid(model.forward_head(feats)).cpu().numpy())
         for t, windows in zip(targets, decode([t.window_quads for t in targets])):
             sig.append(decoded(t.window_index, windows))
             truth.append(np.where(t.label_known > 0, t.labels, np.nan))
