@@ -88,6 +88,17 @@ def test_clean_pages_are_measured(sample, layout, colour, dpi, seed):
     assert_matches(detect_geometry(image), truth)
 
 
+@pytest.mark.parametrize("dpi, trace_mm", [(100, 0.5), (150, 0.3), (200, 0.15)])
+def test_plain_paper_is_calibrated_from_the_pulses(sample, dpi, trace_mm):
+    """No grid: the scale is the pulses' width, riser centre to riser centre (the stroke's
+    width must not count, nor be lost)."""
+    image, truth = rendered(sample, 21, layout="3x4+1", grid_colour="none", dpi=dpi, trace_width_mm=trace_mm)
+    result = detect_geometry(image)
+    assert result.geometry is not None and result.geometry.px_per_mm_xy is not None, result.reason
+    assert "pulse" in result.reason
+    assert scale_error(result.geometry, truth) <= 0.02, (result.geometry.px_per_mm_xy, truth.px_per_mm_xy)
+
+
 @pytest.mark.parametrize("layout, colour, seed", [("3x4+1", "pink", 11), ("3x4", "red", 12), ("6x2", "blue", 13)])
 def test_scanned_pages_are_measured(sample, layout, colour, seed):
     image, truth = rendered(sample, seed, "scan", layout=layout, grid_colour=colour, dpi=150)

@@ -176,7 +176,7 @@ def _calibrate_from_traces(page: _Page) -> tuple[Calibration, list[TraceRow]]:
     pulses = [r.pulse for r in rows if r.pulse is not None]
     longest = max((r.x1_px - r.x0_px for r in rows), default=0.0)
     if len(pulses) >= 2:
-        k = float(np.median([p.x1_px - p.x0_px + 2 for p in pulses])) / (PULSE_S * 25.0)
+        k = float(np.median([p.width_px for p in pulses])) / (PULSE_S * 25.0)
         if not 200 <= longest / k <= 290:  # a 50-mm/s pulse, or a pulse misread: trust the rows
             k = longest / ROW_MM
         method, conf = "pulse", 0.5

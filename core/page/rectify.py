@@ -128,7 +128,8 @@ def lattice_frame(signal: np.ndarray) -> tuple[np.ndarray, float] | None:
 
     Each family's direction is read off its farthest clear harmonic (precision grows with the
     frequency); families more than 30 degrees off the image axes are left to the line-based
-    rectification.
+    rectification. Families more than 6 degrees from perpendicular are no grid (on plain paper
+    the QRS complexes of simultaneous leads, one above the other, make such a lattice).
     """
     h, w = signal.shape
     n = cv2.getOptimalDFTSize(max(h, w))
@@ -154,6 +155,8 @@ def lattice_frame(signal: np.ndarray) -> tuple[np.ndarray, float] | None:
     (n1, r1), (n2, r2) = normals
     n1 = n1 if n1[0] >= 0 else -n1
     n2 = n2 if n2[1] >= 0 else -n2
+    if abs(float(n1 @ n2)) > np.sin(np.radians(6.0)):  # paper grids are square; this is not one
+        return None
     strength = float(np.clip(np.log10(min(r1, r2)) / 3.0, 0.0, 1.0))
     return np.array([n1, n2]), strength
 
