@@ -11,7 +11,7 @@ import pytest
 from core.io.images import load_image
 from core.page import Geometry, PageResult, detect_geometry
 from core.page.calibrate import grid_calibrations, grid_signal
-from core.page.rectify import homography_from_vanishing_points, rectify
+from core.page.rectify import homography_from_vanishing_points, lattice_frame, rectify
 from core.synth.degrade import degrade
 from core.synth.paper import random_spec
 from core.synth.render import paper_background, render_page
@@ -174,6 +174,21 @@ def test_vanishing_points_at_infinity_give_a_rotation():
                                          np.array([-np.sin(a), np.cos(a), 0.0]), np.array([100.0, 50.0]))
     assert h[2, :2] == pytest.approx([0, 0], abs=1e-12)
     assert np.degrees(np.arctan2(-h[1, 0], h[0, 0])) == pytest.approx(2.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("shear_deg, square", [(0.0, True), (5.0, True), (10.0, False), (15.0, False)])
+def test_only_a_square_lattice_is_a_grid(shear_deg, square):
+    """Marks on a lattice whose two families meet at 90 - shear degrees: a grid up to a few
+    degrees of shear (a skewed scan); beyond that no grid (plain paper's QRS complexes stacked
+    over each other make such lattices)."""
+    signal = np.zeros((600, 900), np.float32)
+    t = np.tan(np.radians(shear_deg))
+    for j in range(1, 14):
+        for i in range(-5, 25):
+            x, y = i * 40 + j * 40 * t, j * 40
+            if 0 <= x < 900:
+                cv2.circle(signal, (int(round(x)), y), 3, 1.0, -1)
+    assert (lattice_frame(signal) is not None) == square
 
 
 def test_rectify_straightens_a_skewed_grid():
