@@ -296,8 +296,9 @@ def _regular_rows(rows: list[TraceRow], k: tuple[float, float]) -> list[TraceRow
         x0 = float(np.median([r.x0_px for r in pulsed]))
         x1 = float(np.median([r.x1_px for r in pulsed]))
         ys = np.array([r.baseline_px for r in pulsed])
-        # when most rows show their pulse, one without must not sit between two that do
-        apart = 0.7 * float(np.median(np.diff(ys))) if len(pulsed) >= 0.6 * len(rows) else 0.0
+        # when most rows show their pulse, one without must stand apart from them (by the
+        # smallest pitch: a row whose pulse was missed leaves a double gap between two that show it)
+        apart = 0.7 * float(np.diff(ys).min()) if len(pulsed) >= 0.6 * len(rows) else 0.0
         return _evenly_spaced([r for r in rows if r.pulse is not None or
                                (-9 * k[0] <= r.x0_px - x0 <= 4 * k[0] and r.x1_px <= x1 + 8 * k[0]
                                 and np.abs(ys - r.baseline_px).min() >= apart)])
