@@ -191,6 +191,23 @@ def test_only_a_square_lattice_is_a_grid(shear_deg, square):
     assert (lattice_frame(signal) is not None) == square
 
 
+def test_a_tremulous_trace_is_ink_and_a_punch_hole_is_not():
+    """A bold trace with tremor fills a solid band ~3 mm tall: still ink. A punch hole (6 mm),
+    as dark, is not."""
+    from core.page.panels import ink_maps
+
+    k = 4.0  # px per mm
+    img = np.full((600, 1100, 3), 255, np.uint8)
+    rng = np.random.default_rng(0)
+    xs = np.arange(100, 1000)
+    ys = 300 + rng.uniform(-1.2 * k, 1.2 * k, xs.size)  # tremor: +-0.12 mV at 10 mm/mV
+    cv2.polylines(img, [np.c_[xs, ys].astype(np.int32)], False, (40, 40, 60), 2)
+    cv2.circle(img, (550, 120), int(3 * k), (30, 30, 30), -1)
+    ink, _ = ink_maps(img)
+    assert ink[290:311, 100:1000].any(axis=0).mean() > 0.95
+    assert not ink[110:131, 540:561].any()
+
+
 def test_rectify_straightens_a_skewed_grid():
     w, h = 900, 700
     img = np.full((h, w, 3), 255, np.uint8)

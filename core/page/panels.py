@@ -89,8 +89,10 @@ def ink_maps(rgb: np.ndarray, darkness: np.ndarray | None = None) -> tuple[np.nd
     """
     d = channel_darkness(rgb) if darkness is None else darkness
     strength = without_lines(_ink_strength(d))
-    blobs = _thick(strength > 0.1, max(5, max(strength.shape) // 150))
+    size = max(5, max(strength.shape) // 150)
+    blobs = _thick(strength > 0.1, size)
     top = _print_level(strength, blobs)
+    blobs = _without_trace_bands(blobs, strength, size, top)
     ink = _hysteresis(strength, max(0.05, 0.2 * top), max(0.08, 0.45 * top))
     faint = (strength > max(0.04, 0.12 * top)) & ~blobs
     return _without_edge_strips(ink & ~blobs), faint
@@ -124,6 +126,21 @@ def _thick(mask: np.ndarray, size: int) -> np.ndarray:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     thick = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel)
     return cv2.dilate(thick, np.ones((3, 3), np.uint8)) > 0
+
+
+def _without_trace_bands(blobs: np.ndarray, strength: np.ndarray, size: int, top: float) -> np.ndarray:
+    """``blobs`` less the bands a noisy or bold trace draws: parts at most 2.5 ``size`` tall and
+    as dark as print (median strength >= half the print level). A tremor-laden lead I in a thick
+    pen is a solid band ~3 mm tall; a lid, a hole or a finger is taller, a shadow paler."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(blobs.astype(np.uint8), connectivity=8)
+    keep = np.ones(n, bool)
+    keep[0] = False
+    for i in np.flatnonzero(stats[1:, cv2.CC_STAT_HEIGHT] <= 2.5 * size) + 1:
+        x, y, w, h = stats[i, :4]
+        part = labels[y:y + h, x:x + w] == i
+        if float(np.median(strength[y:y + h, x:x + w][part])) >= 0.5 * top:
+            keep[i] = False
+    return keep[labels]
 
 
 def _hysteresis(strength: np.ndarray, low: float, high: float) -> np.ndarray:
