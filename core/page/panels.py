@@ -299,10 +299,11 @@ def _regular_rows(rows: list[TraceRow], k: tuple[float, float]) -> list[TraceRow
     """Keep what looks like the page's trace rows: with a pulse or well covered and at least
     60 % of the longest row, and the longest run of rows spaced alike (each gap 0.6-1.6 x the median
     gap; a header or footer stands apart). When two or more rows have their calibration
-    pulse, a row without one must start and end where those do, its undetected pulse allowed
-    for (a pen stroke, a page edge or a line of text does not), and, when most rows show their
-    pulse, stand apart from them (not a large wave of a pulsed row); otherwise rows reaching more than 8 mm beyond the others (into
-    a shadow's edge, grid debris) are cut back to them."""
+    pulse, a row without one must start where those do, its undetected pulse allowed for (a
+    pen stroke or a line of text starts later), and is cut back to their extent where it
+    reaches beyond (into a shadow's edge or the paper's); when most rows show their pulse, it
+    must also stand apart from them (not a large wave of a pulsed row). Otherwise rows reaching
+    more than 8 mm beyond the others (shadow edges, grid debris) are cut back to them."""
     if not rows:
         return []
     longest = max(r.x1_px - r.x0_px for r in rows)
@@ -316,9 +317,10 @@ def _regular_rows(rows: list[TraceRow], k: tuple[float, float]) -> list[TraceRow
         # when most rows show their pulse, one without must stand apart from them (by the
         # smallest pitch: a row whose pulse was missed leaves a double gap between two that show it)
         apart = 0.7 * float(np.diff(ys).min()) if len(pulsed) >= 0.6 * len(rows) else 0.0
-        return _evenly_spaced([r for r in rows if r.pulse is not None or
-                               (-9 * k[0] <= r.x0_px - x0 <= 4 * k[0] and r.x1_px <= x1 + 8 * k[0]
-                                and np.abs(ys - r.baseline_px).min() >= apart)])
+        kept = [r if r.pulse is not None else replace(r, x0_px=max(r.x0_px, x0 - 9 * k[0]), x1_px=min(r.x1_px, x1))
+                for r in rows if r.pulse is not None or
+                (r.x0_px - x0 <= 4 * k[0] and np.abs(ys - r.baseline_px).min() >= apart)]
+        return _evenly_spaced(kept)
     if len(rows) < 3:
         return rows
     tol = 8 * k[0]
