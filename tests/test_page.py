@@ -208,6 +208,23 @@ def test_a_tremulous_trace_is_ink_and_a_punch_hole_is_not():
     assert not ink[110:131, 540:561].any()
 
 
+def test_rows_without_a_pulse_are_kept_cut_back_or_dropped():
+    """Beside rows that show their pulse: a row running into the paper's edge is cut back to
+    them; a row starting 20 mm late (a line of text) is dropped; a row whose pulse was missed,
+    between two that show it, is kept."""
+    from core.page.panels import Pulse, TraceRow, _regular_rows
+
+    k = (4.0, 4.0)
+    pulsed = [TraceRow(y, 60.0, 1060.0, 0.9, Pulse(20.0, 40.0, 40.0)) for y in (100.0, 400.0, 500.0)]
+    edge = TraceRow(200.0, 0.0, 1190.0, 0.9, None)   # runs into the paper's edge on both sides
+    missed = TraceRow(300.0, 58.0, 1062.0, 0.9, None)
+    text = TraceRow(600.0, 140.0, 1060.0, 0.7, None)
+    rows = _regular_rows(sorted([*pulsed, edge, missed, text], key=lambda r: r.baseline_px), k)
+    assert [r.baseline_px for r in rows] == [100.0, 200.0, 300.0, 400.0, 500.0]
+    cut = rows[1]
+    assert cut.x0_px == pytest.approx(60.0 - 9 * 4.0) and cut.x1_px == pytest.approx(1060.0)
+
+
 def test_rectify_straightens_a_skewed_grid():
     w, h = 900, 700
     img = np.full((h, w, 3), 255, np.uint8)
