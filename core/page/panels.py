@@ -314,9 +314,11 @@ def _regular_rows(rows: list[TraceRow], k: tuple[float, float]) -> list[TraceRow
         x0 = float(np.median([r.x0_px for r in pulsed]))
         x1 = float(np.median([r.x1_px for r in pulsed]))
         ys = np.array([r.baseline_px for r in pulsed])
-        # when most rows show their pulse, one without must stand apart from them (by the
-        # smallest pitch: a row whose pulse was missed leaves a double gap between two that show it)
-        apart = 0.7 * float(np.diff(ys).min()) if len(pulsed) >= 0.6 * len(rows) else 0.0
+        # when most rows show their pulse, one without must stand apart from them by most of a
+        # pitch: the smallest of the pulsed rows' gaps and the rows' median gap (a row whose
+        # pulse was missed leaves a double gap between two that show it)
+        pitch = min(float(np.diff(ys).min()), float(np.median(np.diff([r.baseline_px for r in rows]))))
+        apart = 0.7 * pitch if len(pulsed) >= 0.6 * len(rows) else 0.0
         kept = [r if r.pulse is not None else replace(r, x0_px=max(r.x0_px, x0 - 9 * k[0]), x1_px=min(r.x1_px, x1))
                 for r in rows if r.pulse is not None or
                 (r.x0_px - x0 <= 4 * k[0] and np.abs(ys - r.baseline_px).min() >= apart)]
