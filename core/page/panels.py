@@ -485,14 +485,16 @@ EXTRA_RHYTHM = {"3x4+2": ("V1", "II")}  # seen on real pages; not a layout the r
 
 
 def trace_plausibility(rows: list[TraceRow], k: tuple[float, float]) -> float:
-    """How much the rows look like an ECG's at scale k (0..1): rows typically about 250 mm
-    long (a 10-s row at 25 mm/s; short rows only count for a partial page of one or two
+    """How much the rows look like an ECG's at scale k (0..1): the rows' second longest about
+    250 mm long (a 10-s row at 25 mm/s; short rows only count for a partial page of one or two
     rows), 9-70 mm apart, with pulses 5, 10 or 20 mm tall and 5 or 10 mm wide when there are
     any, on paper whose mm is about as tall as wide."""
     if not rows:
         return 0.0
     kx, ky = k
-    typical = float(np.median([r.x1_px - r.x0_px for r in rows])) / kx
+    lengths = np.sort([r.x1_px - r.x0_px for r in rows])
+    # the second longest: a shadow or a fold shortens rows, and one row may still overreach
+    typical = float(lengths[-2] if len(rows) >= 3 else np.median(lengths)) / kx
     if typical > 320:
         return 0.0
     score = float(np.exp(-0.5 * (np.log(typical / (ROW_TIME_S * 25.0)) / 0.1) ** 2))
