@@ -488,7 +488,8 @@ def trace_plausibility(rows: list[TraceRow], k: tuple[float, float]) -> float:
     """How much the rows look like an ECG's at scale k (0..1): the rows' second longest about
     250 mm long (a 10-s row at 25 mm/s; short rows only count for a partial page of one or two
     rows), 9-70 mm apart, with pulses 5, 10 or 20 mm tall and 5 or 10 mm wide when there are
-    any, on paper whose mm is about as tall as wide."""
+    any (two or more such pulses vouch for the scale even when the rows are short), on paper
+    whose mm is about as tall as wide."""
     if not rows:
         return 0.0
     kx, ky = k
@@ -510,6 +511,8 @@ def trace_plausibility(rows: list[TraceRow], k: tuple[float, float]) -> float:
         height = float(np.median([abs(p.height_px) for p in pulses])) / ky
         off = min(abs(np.log(width / (PULSE_S * s))) for s in SPEEDS_MM_S) + \
             min(abs(np.log(height / g)) for g in GAINS_MM_MV)
+        if len(pulses) >= 2 and off <= 0.25:  # the pulses vouch for the scale when shadows shorten the rows
+            score = max(score, 0.8)
         score *= float(np.clip(1.5 - off, 0.5, 1.0))
     score *= float(np.exp(-0.5 * (np.log(kx / ky) / 0.15) ** 2))  # the paper's mm is square
     return score * (0.5 + 0.5 * min(1.0, len(rows) / 3.0))
