@@ -307,7 +307,7 @@ def _regular_rows(rows: list[TraceRow], k: tuple[float, float]) -> list[TraceRow
     if not rows:
         return []
     longest = max(r.x1_px - r.x0_px for r in rows)
-    rows = [r for r in rows if r.pulse is not None or (r.coverage >= 0.6 and (r.x1_px - r.x0_px) >= 0.6 * longest)]
+    rows = [r for r in rows if r.pulse is not None or (r.coverage >= 0.45 and (r.x1_px - r.x0_px) >= 0.6 * longest)]
     rows = _evenly_spaced(rows)
     pulsed = [r for r in rows if r.pulse is not None]
     if len(pulsed) >= 2:
