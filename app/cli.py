@@ -158,10 +158,24 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"{info['path']}\n  format   {info['format']}, page {info['page']} of {info['pages']}\n"
           f"  size     {w} × {h} px ({w * h / 1e6:.1f} MP), {info['bytes']:,} bytes\n"
           f"  sha256   {info['sha256']}\n"
-          f"  geometry {'not detected' if info['geometry'] is None else info['geometry']['layout'] or 'calibrated, layout unknown'}"
-          + ("" if info["geometry"] is None else f" (confidence {info['geometry']['confidence']})")
+          f"  geometry {'not detected' if geometry is None else geometry.layout or 'calibrated, layout unknown'}"
+          + ("" if geometry is None else f" (confidence {geometry.confidence})")
+          + "".join(f"\n  {line}" for line in _geometry_lines(geometry))
           + f"\n  reader   {page.reason}")
     return 0
+
+
+def _geometry_lines(geometry: Geometry | None) -> list[str]:
+    """The scale, paper speed and gain, and each panel's lead, time span and box (image px)."""
+    if geometry is None or geometry.px_per_mm_xy is None:
+        return []
+    kx, ky = geometry.px_per_mm_xy
+    lines = [f"scale    {kx:.2f} × {ky:.2f} px/mm, {geometry.speed_mm_s:g} mm/s, {geometry.gain_mm_mv:g} mm/mV"]
+    for p in geometry.panels:
+        xs, ys = [q[0] for q in p.quad_px], [q[1] for q in p.quad_px]
+        lines.append(f"panel    {p.lead:<4} {p.t0_s:4.1f}–{p.t1_s:4.1f} s  x {min(xs):5.0f}–{max(xs):5.0f}  "
+                     f"y {min(ys):5.0f}–{max(ys):5.0f} px")
+    return lines
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:

@@ -57,6 +57,16 @@ def test_info_works_on_every_shared_image(capsys: pytest.CaptureFixture[str]) ->
         assert min(info["size"]) > 100
 
 
+def test_info_text_lists_scale_and_panels(capsys: pytest.CaptureFixture[str]) -> None:
+    """What a reader checks first: the scale and, per panel, lead, time span and box."""
+    path = IMAGES / "scan_pink_3x4_3rhythm_fullpage_redacted_01.png"
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "px/mm, 25 mm/s, 10 mm/mV" in out
+    panels = [line.split()[1] for line in out.splitlines() if line.strip().startswith("panel ")]
+    assert panels[:4] == ["I", "aVR", "V1", "V4"] and len(panels) == 15
+
+
 @pytest.mark.parametrize("content", [b"", b"hello, this is text\n", os.urandom(500)])
 def test_bad_image_is_one_line_exit_2_and_untouched(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "scan.png"
