@@ -319,10 +319,11 @@ def _regular_rows(rows: list[TraceRow], k: tuple[float, float]) -> list[TraceRow
         # pulse was missed leaves a double gap between two that show it)
         pitch = min(float(np.diff(ys).min()), float(np.median(np.diff([r.baseline_px for r in rows]))))
         apart = 0.7 * pitch if len(pulsed) >= 0.6 * len(rows) else 0.0
-        kept = [r if r.pulse is not None else replace(r, x0_px=max(r.x0_px, x0 - 9 * k[0]), x1_px=min(r.x1_px, x1))
-                for r in rows if r.pulse is not None or
+        kept = [r for r in rows if r.pulse is not None or
                 (r.x0_px - x0 <= 4 * k[0] and np.abs(ys - r.baseline_px).min() >= apart)]
-        return _evenly_spaced(kept)
+        return _evenly_spaced([r if r.pulse is not None else
+                               replace(r, x0_px=max(r.x0_px, x0 - 9 * k[0]), x1_px=min(r.x1_px, x1))
+                               for r in kept])
     if len(rows) < 3:
         return rows
     tol = 8 * k[0]
