@@ -3,8 +3,8 @@ for the same number of rendered batches (so GPU kinds compare) and scored on `va
 simulated pages; `eval` never travels). Prints one JSON line per variant and appends it to
 OUT/ablation.jsonl; the shipped recipe's moving-average weights go to OUT/recipe_ema.pt.
 
-Run through the device tool with the data pack (set-up lines as in scripts/gpu_train.sh):
-    python3 scripts/gpu_ablation.py configs/train_gpu.json 1500 $OUT --only "shipped recipe"
+Run through the device tool with the data pack (.pack and .whl carried):
+    scripts/gpu_ablation.sh $OUT 1500 "shipped recipe,no decoder loss"
 A variant of 1500 batches takes about 5 min on an H100 (session 2's run rendered ≈ 6 batches/s);
 75 s per variant (session 4) left every variant at chance, so a 15-min device budget holds
 two variants: collect the rows over sessions in docs/ablation.jsonl.

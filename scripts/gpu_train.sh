@@ -5,10 +5,7 @@
 # weights (state dicts), the log and the config; eval split never travels.
 set -u
 config=$1 out=$2 seconds=${3:-}
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-export PYTHONPATH=/tmp/site:$PWD ECG_AIO_DATA=$PWD/.pack/data PYTHONUNBUFFERED=1
-mount -o remount,size=32G /dev/shm 2>/dev/null; df -h /dev/shm | tail -1  # DataLoader workers pass batches through it
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null
+source scripts/gpu_env.sh
 mkdir -p "$out" /tmp/run
 python3 - "$config" "$seconds" <<'PY'
 import json, sys, time
