@@ -15,14 +15,14 @@ import argparse
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from core.synth.degrade import DOMAINS
-from core.train.evaluate import VAL_SIM_SEED, Predictions, choose_thresholds, predict, record_pages, sim_pages
+from core.train.evaluate import VAL_SIM_SEED, choose_thresholds, predict, record_pages, sim_pages, subset
 from core.train.loop import TrainConfig, load_checkpoint_model, train
 from core.train.metrics import label_report, snr_db
 
@@ -50,26 +50,20 @@ def val_pages(size: tuple[int, int], n_sim: int) -> dict[tuple[str, str], list]:
         return {(s, d): pages for (s, d, _, _), pages in zip(tasks, pool.map(_render, tasks))}
 
 
-def join(preds: list[Predictions]) -> Predictions:
-    return Predictions(*(np.concatenate([getattr(p, f) for p in preds]) for f in
-                         ("probs", "truth", "signals", "truth_signals", "known")))
-
-
 def scores(model, cfg: TrainConfig, pages: dict[tuple[str, str], list]) -> dict:
     """Macro AUROC on val records (all domains; photos alone) and simulated pages; decoder SNR."""
-    preds = {key: predict(model, cfg.input, group) for key, group in pages.items()}
-    every = join(list(preds.values()))
+    every = predict(model, cfg.input, chain(*pages.values()))
+    group = np.concatenate([[key] * len(group) for key, group in pages.items()])  # (N, 2): source, domain
     thresholds = choose_thresholds(every)
 
-    def macro(keys: list[tuple[str, str]]) -> float:
-        p = join([preds[k] for k in keys])
+    def macro(source: str, domain: str | None = None) -> float:
+        p = subset(every, np.flatnonzero((group[:, 0] == source) & ((group[:, 1] == domain) if domain else True)))
         return round(label_report(p.truth, p.probs, thresholds, n_boot=0)["macro_auroc"], 3)
 
-    records = [k for k in preds if k[0] == "records"]
     snr = snr_db(every.truth_signals, every.signals, every.known)
-    return {"val_records_macro_auroc": macro(records),
-            "val_records_photo_macro_auroc": macro([("records", "photo")]),
-            "val_sim_macro_auroc": macro([k for k in preds if k[0] == "sim"]),
+    return {"val_records_macro_auroc": macro("records"),
+            "val_records_photo_macro_auroc": macro("records", "photo"),
+            "val_sim_macro_auroc": macro("sim"),
             "val_decoder_snr_db": round(float(np.nanmean(np.where(np.isinf(snr), np.nan, snr))), 2),
             "val_auroc": {k: round(r["auroc"], 3) for k, r in
                           label_report(every.truth, every.probs, thresholds, n_boot=0)["labels"].items()}}

@@ -35,7 +35,7 @@ def main() -> None:
         line = []
         for k, w in weights.items():
             g = torch.autograd.grad(w * parts[k], encoder, retain_graph=True, allow_unused=True)
-            norm = torch.sqrt(sum((t ** 2).sum() for t in g if t is not None)) if any(t is not None for t in g) else 0.0
+            norm = torch.nn.utils.get_total_norm([t for t in g if t is not None])
             line.append(f"{k} loss {float(parts[k].detach()):.3f} (encoder grad {float(norm):.3f})")
         print(f"{case}: " + ", ".join(line))
 
