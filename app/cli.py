@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 PROG = "ecg-aio"
 EXIT_USAGE, EXIT_WEIGHTS, EXIT_INTERRUPTED = 2, 3, 130
+ABLATION = Path(core.__file__).resolve().parents[1] / "docs" / "ablation.jsonl"  # GPU runs' rows (a checkout has them)
 
 
 class CliError(Exception):
@@ -293,7 +294,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise _WeightsFailure(str(exc)) from None
     preds = evaluate_all(model, weights, n_sim=args.pages,
                          progress=lambda what: print(f"evaluating {what}", file=sys.stderr))
-    write_report(args.out, preds, weights)
+    rows = ABLATION.read_text().splitlines() if ABLATION.exists() else []
+    write_report(args.out, preds, weights, ablation=[json.loads(r) for r in rows if r.strip()])
     print((args.out / "report.md").read_text())
     return 0
 

@@ -4,10 +4,10 @@ simulated pages; `eval` never travels). Prints one JSON line per variant and app
 OUT/ablation.jsonl; the shipped recipe's moving-average weights go to OUT/recipe_ema.pt.
 
 Run through the device tool with the data pack (.pack and .whl carried):
-    scripts/gpu_ablation.sh $OUT 1500 "shipped recipe,no decoder loss"
-A variant of 1500 batches takes about 5 min on an H100 (session 2's run rendered ≈ 6 batches/s);
-75 s per variant (session 4) left every variant at chance, so a 15-min device budget holds
-two variants: collect the rows over sessions in docs/ablation.jsonl.
+    scripts/gpu_ablation.sh $OUT 900 "shipped recipe,no decoder loss"
+900 batches take about 4 min on an H100 at 448 x 896 (≈ 3.7 rendered batches/s, 2.8 min at
+288 x 576); 75 s per variant (session 4) left every variant at chance. A 15-min device budget
+holds about three variants: collect the rows over sessions in docs/ablation.jsonl.
 """
 from __future__ import annotations
 

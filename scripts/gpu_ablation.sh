@@ -1,7 +1,7 @@
 #!/bin/bash
 # Ablation variants on a lent GPU machine: scripts/gpu_ablation.sh OUTDIR BATCHES "VARIANT,VARIANT"
 # e.g. through the device tool (carry .pack and .whl):
-#   scripts/gpu_ablation.sh $OUT 1500 "shipped recipe,no decoder loss"
+#   scripts/gpu_ablation.sh $OUT 900 "shipped recipe,no decoder loss"
 # Rows are appended to OUTDIR/ablation.jsonl as each variant finishes (kept if the call times out).
 set -u
 out=$1 batches=$2 only=$3

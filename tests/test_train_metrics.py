@@ -62,3 +62,17 @@ def test_snr_db_known_values() -> None:
     assert zeros[0] == pytest.approx(0.0, abs=1e-9)   # predicting zeros = 0 dB
     half = snr_db(t, t * 0.5, known)                    # error = half the signal -> 6.02 dB
     assert half[0] == pytest.approx(10 * np.log10(4), abs=1e-6)
+
+
+def test_ablation_section_lists_every_run_with_its_training_budget() -> None:
+    from core.train.report import ablation_markdown
+
+    rows = [{"variant": "shipped recipe", "seconds": 75.0, "rendered_batches": 259, "machine": "GPU A",
+             "val_records_macro_auroc": 0.56, "val_records_photo_macro_auroc": 0.521, "val_sim_macro_auroc": 0.497,
+             "val_decoder_snr_db": -4.74},
+            {"variant": "no decoder loss", "train_s": 239, "rendered_batches": 900, "machine": "GPU B",
+             "val_records_macro_auroc": 0.616, "val_records_photo_macro_auroc": 0.533, "val_sim_macro_auroc": 0.764,
+             "val_decoder_snr_db": 0.0}]
+    table = [line for line in ablation_markdown(rows).splitlines() if line.startswith("| ") and "batches" in line]
+    assert table == ["| shipped recipe | 259 batches, 75 s on GPU A | 0.56 | 0.52 | 0.50 | -4.7 |",
+                     "| no decoder loss | 900 batches, 239 s on GPU B | 0.62 | 0.53 | 0.76 | 0.0 |"]
