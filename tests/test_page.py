@@ -225,6 +225,33 @@ def test_rows_without_a_pulse_are_kept_cut_back_or_dropped():
     assert cut.x0_px == pytest.approx(60.0 - 9 * 4.0) and cut.x1_px == pytest.approx(1060.0)
 
 
+def _grid_page_with_edge_below() -> np.ndarray:
+    """A 3-row page at 4 px/mm: pink grid from y=80 to 680 px, three 250-mm rows with QRS spikes
+    every 200 px, and below the grid the dark, ragged edge of the paper against a scanner lid."""
+    k = 4
+    img = np.full((820, 1120, 3), 255, np.uint8)
+    for mm in range(0, 151):
+        c = (235, 150, 150) if mm % 5 == 0 else (250, 215, 215)
+        cv2.line(img, (40, 80 + mm * k), (1080, 80 + mm * k), c, 1)
+    for mm in range(0, 261):
+        c = (235, 150, 150) if mm % 5 == 0 else (250, 215, 215)
+        cv2.line(img, (40 + mm * k, 80), (40 + mm * k, 680), c, 1)
+    for y in (230, 400, 570):
+        xs = np.arange(60, 1060)
+        ys = y - 40 * np.exp(-0.5 * (((xs - 100) % 200 - 100) / 3.0) ** 2)
+        cv2.polylines(img, [np.c_[xs, ys].astype(np.int32)], False, (30, 30, 40), 2)
+    rng = np.random.default_rng(1)
+    xs = np.arange(0, 1120, 4)
+    edge = 730 + rng.integers(-3, 4, xs.size)
+    cv2.polylines(img, [np.c_[xs, edge].astype(np.int32)], False, (60, 60, 60), 3)
+    return img
+
+
+def test_a_line_below_the_grid_is_no_trace_row() -> None:
+    result = detect_geometry(_grid_page_with_edge_below())
+    assert result.geometry is not None and result.geometry.layout == "3x4"
+
+
 def test_rectify_straightens_a_skewed_grid():
     w, h = 900, 700
     img = np.full((h, w, 3), 255, np.uint8)

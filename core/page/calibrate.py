@@ -259,13 +259,13 @@ def grid_calibrations(signal: np.ndarray) -> list[Calibration]:
     return out
 
 
-def grid_top(signal: np.ndarray, k: tuple[float, float]) -> float | None:
-    """y (px) where the grid begins from the top, when it begins inside the image.
+def grid_span(signal: np.ndarray, k: tuple[float, float]) -> tuple[float, float] | None:
+    """(top, bottom) y (px) of the printed grid, or None where no grid is seen.
 
     Each row's 'gridness' is the strength of its vertical lines' 5-mm period (coherent over
     50-mm segments, so a slight tilt does not matter; bare paper and its noise score ~0).
-    The grid begins where the first 10-mm stretch (gaps under 1.5 mm bridged) of rows reaches
-    half the gridness over the page's middle.
+    The grid spans from the first to the last 10-mm stretch (gaps under 1.5 mm bridged) of
+    rows reaching half the gridness over the page's middle.
     """
     kx, ky = k
     h, w = signal.shape
@@ -283,11 +283,10 @@ def grid_top(signal: np.ndarray, k: tuple[float, float]) -> float | None:
     on = gridness >= 0.5 * level
     on = ndi.binary_closing(on, structure=np.ones(max(2, int(round(1.5 * ky))))) | on
     labels, count = ndi.label(on)
-    for i in range(1, count + 1):
-        ys = np.flatnonzero(labels == i)
-        if len(ys) >= 10 * ky:
-            return float(ys[0]) if ys[0] > 2 * ky else None
-    return None
+    stretches = [sl[0] for sl in ndi.find_objects(labels) if sl[0].stop - sl[0].start >= 10 * ky]
+    if not stretches:
+        return None
+    return float(stretches[0].start), float(stretches[-1].stop - 1)
 
 
 def _refine(spec: Spectrum, f5: float) -> tuple[float, int]:

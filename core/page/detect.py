@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from core.page.calibrate import (NOT_CALIBRATED, Calibration, channel_darkness, grid_calibrations,
-                                 grid_signal, grid_top)
+                                 grid_signal, grid_span)
 from core.page.geometry import Geometry
 from core.page.panels import (LayoutFit, TraceRow, find_rows, fit_layout, ink_maps, page_is_upside_down,
                               quarter_turn_needed, trace_plausibility, PULSE_S)
@@ -78,7 +78,9 @@ def detect_geometry(rgb: np.ndarray) -> PageResult:
     k = cal.px_per_mm
     assert k is not None
     origin = _origin(page.rect)
-    fit = fit_layout(page.faint, rows, k, origin, grid_top(page.signal, k))
+    span = grid_span(page.signal, k)
+    top = span[0] if span and span[0] > 2 * k[1] else None  # a grid cut by the image's top edge tells nothing
+    fit = fit_layout(page.faint, rows, k, origin, top)
     clock.lap("panels")
     geometry = _geometry(rgb, to_work, page.rect, cal, fit, origin)
     reason = (f"ECG page, layout {fit.layout}, {len(rows)} trace rows, calibrated from the {cal.method}."
@@ -135,7 +137,7 @@ def _calibrate(page: _Page) -> _Scale:
     seen_rows = False
     for cal in cals:
         k = cal.px_per_mm
-        rows = find_rows(page.ink, k)  # type: ignore[arg-type]
+        rows = find_rows(page.ink, k, grid_span(page.signal, k))  # type: ignore[arg-type]
         seen_rows |= len(rows) >= 2
         options.append(((0.7 + 0.3 * cal.confidence) * trace_plausibility(rows, k), cal, rows))  # type: ignore[arg-type]
     cal, rows = _calibrate_from_traces(page)
@@ -156,10 +158,10 @@ def _why_not(found: _Scale) -> str:
         return ("ECG paper with trace rows, but its scale could not be measured: the grid, "
                 "pulses and rows do not agree on one.")
     if found.seen_grid:
-        return "Not an ECG: a grid-like pattern but no trace rows."
+        return "No ECG recognised: a grid-like pattern but no trace rows."
     if found.seen_rows:
-        return "Not an ECG: rows of dark marks, but no ECG grid, calibration pulses or regular trace rows."
-    return "Not an ECG: no printed grid, trace rows or calibration pulses."
+        return "No ECG recognised: rows of dark marks, but no ECG grid, calibration pulses or regular trace rows."
+    return "No ECG recognised: no printed grid, trace rows or calibration pulses."
 
 
 def _calibrate_from_traces(page: _Page) -> tuple[Calibration, list[TraceRow]]:

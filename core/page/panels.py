@@ -232,8 +232,12 @@ def _peakiness(profile: np.ndarray) -> float:
 
 
 # ---- rows -------------------------------------------------------------------------------------
-def find_rows(ink: np.ndarray, k: tuple[float, float]) -> list[TraceRow]:
-    """The trace rows of a page, top to bottom. k: (x, y) px per mm."""
+def find_rows(ink: np.ndarray, k: tuple[float, float],
+              grid: tuple[float, float] | None = None) -> list[TraceRow]:
+    """The trace rows of a page, top to bottom. k: (x, y) px per mm. grid: the printed grid's
+    (top, bottom) y (px), if known; rows more than 4 mm outside it without a calibration pulse
+    (the paper's edge, a grid's border, a line of handwriting under the grid) are no trace
+    rows; a pulse vouches for a row where glare or shadow hides the grid."""
     kx, ky = k
     h, w = ink.shape
     profile = ink.mean(axis=1).astype(np.float64)
@@ -249,7 +253,8 @@ def find_rows(ink: np.ndarray, k: tuple[float, float]) -> list[TraceRow]:
         near = min([g for g in (gaps[i - 1] if i > 0 else None, gaps[i] if i < len(gaps) else None) if g]
                    or [40 * ky])
         row = _trace_row(ink, float(y), k, float(near))
-        if row is not None:
+        if row is not None and (row.pulse is not None or grid is None or
+                                grid[0] - 4 * ky <= row.baseline_px <= grid[1] + 4 * ky):
             rows.append(row)
     return _regular_rows(rows, k)
 
