@@ -252,6 +252,45 @@ def test_a_line_below_the_grid_is_no_trace_row() -> None:
     assert result.geometry is not None and result.geometry.layout == "3x4"
 
 
+def _ink_rows(k: float, rows: dict[float, tuple[int, bool]], shape: tuple[int, int] = (700, 1100)) -> np.ndarray:
+    """An ink map (bool) with a trace row at each baseline y: {y: (x where the trace starts,
+    calibration pulse drawn at x 20-40 px)}; QRS spikes 8 mm tall every 150 px."""
+    img = np.zeros(shape, np.uint8)
+    for y, (start, pulse) in rows.items():
+        y = int(y)
+        if pulse:
+            cv2.polylines(img, [np.array([[10, y], [20, y], [20, y - int(10 * k)], [40, y - int(10 * k)],
+                                          [40, y], [48, y]], np.int32)], False, 1, 2)
+        xs = np.arange(start, 1000)
+        ys = y - 8 * k * np.exp(-0.5 * (((xs - start) % 150 - 75) / 2.0) ** 2)
+        cv2.polylines(img, [np.c_[xs, ys].astype(np.int32)], False, 1, 2)
+    return img > 0
+
+
+def test_a_row_whose_trace_starts_late_gets_the_pulse_the_other_rows_show():
+    """Three rows start with their pulse; the fourth's pulse is printed but its trace's first
+    200 px are lost (a shadow, a photo's blur): it is found with its pulse, starting where the
+    others do, so the page has four rows (3x4+1), not three."""
+    from core.page.panels import find_rows
+
+    k = 4.0
+    ink = _ink_rows(k, {100: (48, True), 250: (48, True), 400: (48, True), 550: (250, True)})
+    rows = find_rows(ink, (k, k))
+    assert [round(r.baseline_px) for r in rows] == [100, 250, 400, 550]
+    assert rows[3].pulse is not None and rows[3].x0_px == pytest.approx(rows[0].x0_px, abs=2 * k)
+
+
+def test_a_row_hidden_between_two_rows_twice_the_pitch_apart_is_put_back_where_ink_shows():
+    from core.page.panels import TraceRow, _with_missed_rows
+
+    k = (4.0, 4.0)
+    rows = [TraceRow(y, 50.0, 1000.0, 0.9) for y in (100.0, 300.0, 400.0, 500.0)]
+    faint = _ink_rows(4.0, {200: (400, False)})   # only the trace's right part survived
+    back = _with_missed_rows(faint, rows, k)
+    assert [r.baseline_px for r in back] == [100.0, 200.0, 300.0, 400.0, 500.0]
+    assert _with_missed_rows(np.zeros_like(faint), rows, k) == rows   # nothing printed there: no row
+
+
 def test_rectify_straightens_a_skewed_grid():
     w, h = 900, 700
     img = np.full((h, w, 3), 255, np.uint8)
