@@ -257,7 +257,7 @@ def find_rows(ink: np.ndarray, k: tuple[float, float],
             found.append((row, float(near)))
     rows = [r for r in _pulses_where_the_others_have_theirs(ink, found, k)
             if r.pulse is not None or grid is None or grid[0] - 4 * ky <= r.baseline_px <= grid[1] + 4 * ky]
-    return _with_missed_rows(ink, _regular_rows(rows, k), k)
+    return _regular_rows(rows, k, ink)
 
 
 def _pulses_where_the_others_have_theirs(ink: np.ndarray, found: list[tuple[TraceRow, float]],
@@ -282,11 +282,15 @@ def _pulses_where_the_others_have_theirs(ink: np.ndarray, found: list[tuple[Trac
 
 def _with_missed_rows(ink: np.ndarray, rows: list[TraceRow], k: tuple[float, float]) -> list[TraceRow]:
     """Rows with the one missed between two rows twice the pitch apart (1.7-2.3 x the smallest
-    gap; a shadow or a fold hid its trace) put back halfway, spanning its neighbours, when at
-    least a fifth of that span is inked within 3 mm of where its baseline should be."""
+    gap, when at least half the gaps are within 1.3 x it; a shadow or a fold hid its trace) put
+    back halfway, spanning its neighbours, when at least a fifth of that span is inked within
+    3 mm of where its baseline should be."""
     if len(rows) < 3:
         return rows
-    pitch = float(np.diff([r.baseline_px for r in rows]).min())
+    gaps = np.diff([r.baseline_px for r in rows])
+    pitch = float(gaps.min())
+    if np.mean(gaps <= 1.3 * pitch) < 0.5:  # the smallest gap is no pitch (a stray row beside a trace)
+        return rows
     out = [rows[0]]
     for a, b in zip(rows, rows[1:]):
         if 1.7 <= (b.baseline_px - a.baseline_px) / pitch <= 2.3:
@@ -341,9 +345,10 @@ def _longest_stretch(cols: np.ndarray, kx: float) -> tuple[float, float]:
     return a, b
 
 
-def _regular_rows(rows: list[TraceRow], k: tuple[float, float]) -> list[TraceRow]:
+def _regular_rows(rows: list[TraceRow], k: tuple[float, float], ink: np.ndarray) -> list[TraceRow]:
     """Keep what looks like the page's trace rows: with a pulse or well covered and at least
-    60 % of the longest row, and the longest run of rows spaced alike (each gap 0.6-1.6 x the median
+    60 % of the longest row, a row hidden between two put back (:func:`_with_missed_rows`),
+    and the longest run of rows spaced alike (each gap 0.6-1.6 x the median
     gap; a header or footer stands apart). When two or more rows have their calibration
     pulse, a row without one must start where those do, its undetected pulse allowed for (a
     pen stroke or a line of text starts later), and is cut back to their extent where it
@@ -354,7 +359,7 @@ def _regular_rows(rows: list[TraceRow], k: tuple[float, float]) -> list[TraceRow
         return []
     longest = max(r.x1_px - r.x0_px for r in rows)
     rows = [r for r in rows if r.pulse is not None or (r.coverage >= 0.45 and (r.x1_px - r.x0_px) >= 0.6 * longest)]
-    rows = _evenly_spaced(rows)
+    rows = _evenly_spaced(_with_missed_rows(ink, rows, k))
     pulsed = [r for r in rows if r.pulse is not None]
     if len(pulsed) >= 2:
         x0 = float(np.median([r.x0_px for r in pulsed]))
