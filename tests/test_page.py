@@ -219,7 +219,8 @@ def test_rows_without_a_pulse_are_kept_cut_back_or_dropped():
     edge = TraceRow(200.0, 0.0, 1190.0, 0.9, None)   # runs into the paper's edge on both sides
     missed = TraceRow(300.0, 58.0, 1062.0, 0.9, None)
     text = TraceRow(600.0, 140.0, 1060.0, 0.7, None)
-    rows = _regular_rows(sorted([*pulsed, edge, missed, text], key=lambda r: r.baseline_px), k, np.zeros((800, 1200), bool))
+    rows = _regular_rows(np.zeros((800, 1200), bool),
+                         sorted([*pulsed, edge, missed, text], key=lambda r: r.baseline_px), k)
     assert [r.baseline_px for r in rows] == [100.0, 200.0, 300.0, 400.0, 500.0]
     cut = rows[1]
     assert cut.x0_px == pytest.approx(60.0 - 9 * 4.0) and cut.x1_px == pytest.approx(1060.0)

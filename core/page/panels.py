@@ -257,7 +257,7 @@ def find_rows(ink: np.ndarray, k: tuple[float, float],
             found.append((row, float(near)))
     rows = [r for r in _pulses_where_the_others_have_theirs(ink, found, k)
             if r.pulse is not None or grid is None or grid[0] - 4 * ky <= r.baseline_px <= grid[1] + 4 * ky]
-    return _regular_rows(rows, k, ink)
+    return _regular_rows(ink, rows, k)
 
 
 def _pulses_where_the_others_have_theirs(ink: np.ndarray, found: list[tuple[TraceRow, float]],
@@ -345,7 +345,7 @@ def _longest_stretch(cols: np.ndarray, kx: float) -> tuple[float, float]:
     return a, b
 
 
-def _regular_rows(rows: list[TraceRow], k: tuple[float, float], ink: np.ndarray) -> list[TraceRow]:
+def _regular_rows(ink: np.ndarray, rows: list[TraceRow], k: tuple[float, float]) -> list[TraceRow]:
     """Keep what looks like the page's trace rows: with a pulse or well covered and at least
     60 % of the longest row, a row hidden between two put back (:func:`_with_missed_rows`),
     and the longest run of rows spaced alike (each gap 0.6-1.6 x the median
