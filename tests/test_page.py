@@ -359,3 +359,25 @@ def test_every_real_image_gets_an_answer():
             ppm = result.geometry.px_per_mm_xy
             calibrated += ppm is not None and abs(np.mean(ppm) / truth[name]["px_per_mm"] - 1) <= 0.1
     assert calibrated >= 0.6 * len(names)
+
+
+def test_cabrera_order_is_claimed_when_all_but_one_of_six_names_say_so():
+    """Name widths (mm) at the start of the first two columns of a 3x4 page. Cabrera prints
+    aVL, I, -aVR then II, aVF, III (wide, narrow, wide; narrow, wide, narrow); the standard
+    order I, II, III then aVR, aVL, aVF. One misread width does not hide Cabrera order, and one
+    does not make a standard page Cabrera."""
+    from core.page.panels import TraceRow, _cabrera
+
+    class Names:
+        k = (4.0, 4.0)
+
+        def __init__(self, first: list[float], second: list[float]) -> None:
+            self.widths = {0.0: first, 250.0: second}   # x0 + 62.5 mm * 4 px/mm = 250 px
+
+        def width_mm(self, row: TraceRow, x: float) -> float:
+            return self.widths[x][int(row.baseline_px) // 100]
+
+    rows = [TraceRow(y, 0.0, 1000.0, 0.9) for y in (0.0, 100.0, 200.0)]
+    assert _cabrera(Names([1.0, 1.0, 6.4], [1.8, 4.9, 2.0]), rows, "3x4+1", 0.0)[0]   # aVL misread
+    assert not _cabrera(Names([1.2, 1.1, 4.5], [5.0, 5.0, 5.0]), rows, "3x4+1", 0.0)[0]
+    assert not _cabrera(Names([1.0, 1.0, 1.0], [4.8, 5.0, 4.9]), rows, "3x4+1", 0.0)[0]

@@ -789,7 +789,10 @@ def _cabrera(labels: _Labels, rows: list[TraceRow], layout: str, x0: float) -> t
         return False, 0.3
     agree_std = sum(wide == bool(s) for wide, s, _ in seen)
     agree_cab = sum(wide == bool(c) for wide, _, c in seen)
-    # Cabrera is rare: claim it only when every name seen (at least 4 on a 3x4 page) says so
-    if agree_cab == len(seen) and len(seen) >= (4 if layout.startswith("3x4") else 3):
+    # Cabrera is rare: claim it only when every name seen (at least 4 on a 3x4 page) says so,
+    # or all but one of five or more, with two more for Cabrera than for the standard order
+    need = 4 if layout.startswith("3x4") else 3
+    if (agree_cab == len(seen) and len(seen) >= need) or \
+            (len(seen) >= 5 and agree_cab >= len(seen) - 1 and agree_cab >= agree_std + 2):
         return True, agree_cab / len(seen)
     return False, max(agree_std, len(seen) - agree_cab) / len(seen)
