@@ -31,7 +31,7 @@ VARIANTS: dict[str, dict] = {  # most telling first: a run cut short by the devi
     "shipped recipe": {},
     "no decoder loss": {"signal_weight": 0.0},
     "input 288 x 576 (≈ 2 px/mm)": {"input": LOW_RES},
-    "no domain loss, no real images": {"domain_weight": 0.0, "real_share": 0.0},
+    "no domain loss or real images": {"domain_weight": 0.0, "real_share": 0.0},
     "records only (no simulated signals)": {"record_share": 1.0},
 }
 
@@ -76,12 +76,15 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--val-sim", type=int, default=64, help="simulated val pages per domain")
-    parser.add_argument("--only", default=None, help="comma-separated variant names")
+    parser.add_argument("--only", default=None, help="comma-separated variant names (names hold no commas)")
     args = parser.parse_args()
     base = json.loads(args.config.read_text())
     if args.workers is not None:
         base["workers"] = args.workers
     names = args.only.split(",") if args.only else list(VARIANTS)
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:  # fail before the device spends minutes rendering
+        parser.error(f"unknown variants {unknown}; known: {list(VARIANTS)}")
     args.out.mkdir(parents=True, exist_ok=True)
     pages: dict[tuple[int, int], dict] = {}
     for name in names:
