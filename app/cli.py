@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 PROG = "ecg-aio"
 EXIT_USAGE, EXIT_WEIGHTS, EXIT_INTERRUPTED = 2, 3, 130
-ABLATION = Path(core.__file__).resolve().parents[1] / "docs" / "ablation.jsonl"  # GPU runs' rows (a checkout has them)
 
 
 class CliError(Exception):
@@ -285,7 +284,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from core.model.weights import WeightsError, load_model
+    from core.model.weights import REPO, WeightsError, load_model
     from core.train.report import evaluate_all, write_report
 
     try:
@@ -294,7 +293,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise _WeightsFailure(str(exc)) from None
     preds = evaluate_all(model, weights, n_sim=args.pages,
                          progress=lambda what: print(f"evaluating {what}", file=sys.stderr))
-    rows = ABLATION.read_text().splitlines() if ABLATION.exists() else []
+    ablation = REPO / "docs" / "ablation.jsonl"  # the GPU ablation runs' rows (a checkout has them)
+    rows = ablation.read_text().splitlines() if ablation.exists() else []
     write_report(args.out, preds, weights, ablation=[json.loads(r) for r in rows if r.strip()])
     print((args.out / "report.md").read_text())
     return 0

@@ -6,8 +6,8 @@ the homography up to a scale along each axis, which calibration measures afterwa
 grid works whether or not the page's edge is in the frame. When too few grid lines are found
 (plain paper, a faint grid), the paper's quadrilateral is used instead. Either is finished by
 the grid lattice's affine frame (its 2-D spectrum), which alone straightens scans whose dense
-grid the line detector cannot follow. Quarter turns (90/180/270 degrees) are decided later, from
-the traces (``core.page.panels``), and composed in with :meth:`Rectification.turned`.
+grid the line detector cannot follow. Quarter turns (90/180/270 degrees) are decided later,
+from the traces (``core.page.panels``), and composed in with :meth:`Rectification.turned`.
 
 Image px are those of the image as given to :func:`rectify`; rectified px those of
 :meth:`Rectification.warp`'s output.
@@ -36,8 +36,8 @@ class Rectification:
 
     to_rect: 3x3 homography, image px -> rectified px. size: (W, H) of the rectified image.
     method: 'grid' (vanishing points of the grid lines), 'page' (the paper's outline),
-    'lattice' (the grid's affine frame alone) or 'none'. confidence: 0..1. quarter_turns: how many quarter
-    turns (clockwise, 0..3) are part of ``to_rect``. page_quad_px: the paper's corners in image
+    'lattice' (the grid's affine frame alone) or 'none'. confidence: 0..1. quarter_turns: how
+    many quarter turns (clockwise, 0..3) are part of ``to_rect``. page_quad_px: the paper's corners in image
     px (tl, tr, br, bl in the rectified frame's sense) or None when the edge was not found.
     """
 

@@ -6,7 +6,7 @@ renderer. Thresholds come from the weights' card (chosen on ``val``), never from
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,7 @@ def markdown(summary: dict[str, Any], weights: Weights) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ablation_markdown(rows: list[dict[str, Any]]) -> str:
+def ablation_markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The ablation runs (``scripts/gpu_ablation.py`` rows) as a Markdown section: one line per
     variant and run, `val` macro AUROC (records, records printed as photos, simulated pages)
     and the decoder's mean SNR (dB) with the true panels."""
@@ -160,10 +160,10 @@ def plot_calibration(preds: dict[str, dict[str, Predictions]], path: Path, bins:
 
 
 def write_report(out_dir: str | Path, preds: dict[str, dict[str, Predictions]], weights: Weights,
-                 extra: dict[str, Any] | None = None, ablation: list[dict[str, Any]] = ()) -> dict[str, Any]:
+                 extra: dict[str, Any] | None = None, ablation: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """Write report.json, report.md (with the ablation rows, if any), roc.png, calibration.png (all or nothing)."""
     summary = summarise(preds, weights.thresholds)
-    text = markdown(summary, weights) + ("\n" + ablation_markdown(list(ablation)) if ablation else "")
+    text = markdown(summary, weights) + ("\n" + ablation_markdown(ablation) if ablation else "")
     with OutputSet(out_dir) as out:
         plot_roc(preds, out.path("roc.png"))
         plot_calibration(preds, out.path("calibration.png"))
