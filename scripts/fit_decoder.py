@@ -61,8 +61,8 @@ def cache_windows(model: EcgAio, cfg: TrainConfig, n_pages: int, workers: int) -
     model.eval()
     for batch in tqdm(islice(loader, n_pages // 8), total=n_pages // 8, desc="pages/8", file=sys.stdout):
         x = to_model_input(batch["image"].float() / 255.0, cfg.input)
-        mid, _ = model.forward_maps(x)
-        s = model.decoder.sample(mid, batch["window_quads"], (x.shape[2], x.shape[3]))
+        early, _ = model.forward_maps(x)
+        s = model.decoder.sample((x, early), batch["window_quads"], (x.shape[2], x.shape[3]))
         truth, mask = window_truth(batch["signals"], batch["signal_known"], batch["window_index"],
                                    model.config.window_samples)
         keep = (batch["window_index"][..., 0] >= 0).flatten() & (mask.flatten(0, 1).sum(1) > 0)
@@ -72,7 +72,7 @@ def cache_windows(model: EcgAio, cfg: TrainConfig, n_pages: int, workers: int) -
     return torch.cat(samples), torch.cat(truths), torch.cat(masks)
 
 
-def fit(model: EcgAio, data: tuple[torch.Tensor, ...], minutes: float, batch: int = 64, lr: float = 1e-3) -> int:
+def fit(model: EcgAio, data: tuple[torch.Tensor, ...], minutes: float, batch: int = 64, lr: float = 2e-3) -> int:
     """Train only the decoder's head on cached windows for ``minutes`` (cosine-decayed lr);
     returns the number of steps."""
     samples, truth, mask = data

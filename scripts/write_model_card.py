@@ -24,7 +24,7 @@ def main() -> None:
         f"input {card['input']['height']} × {card['input']['width']} RGB letterboxed on white, "
         f"normalised with mean {card['input']['mean']} and std {card['input']['std']}. Heads: 8 sigmoid labels "
         f"({', '.join(card['labels'])}), a signal decoder that reads each printed panel back in mV at "
-        f"{card['net']['decoder_fs']:.0f} Hz ({card['net']['decoder_window_s']:g}-s windows of the stride-8 map, "
+        f"{card['net']['decoder_fs']:.0f} Hz ({card['net']['decoder_window_s']:g}-s windows of the image and the stride-4 map, "
         "resampled along the panel's quadrilateral: the page geometry tells it where the panels are), "
         "a domain classifier behind a gradient-reversal layer (training only).", "",
         "## Training", "",

@@ -18,7 +18,8 @@ from core.train.export import export
 from core.train.replay import ReplayRing
 from core.train.targets import decoder_signals, page_targets, printed_mask
 
-TINY = {"steps": 3, "batch": 2, "net": {"width": 8}, "checkpoint_every": 1, "workers": 0, "record_share": 0.0,
+TINY = {"steps": 3, "batch": 2, "net": {"width": 8, "decoder_rows": 8, "decoder_cols": 25, "decoder_width": 8},
+        "checkpoint_every": 1, "workers": 0, "record_share": 0.0,
         "input": {"height": 64, "width": 128, "channels": 3, "mean": [0.5] * 3, "std": [0.25] * 3}}
 
 

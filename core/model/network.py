@@ -28,9 +28,9 @@ class NetConfig:
     n_domains: image domains the adversary tells apart. decoder_leads/decoder_fs (Hz)/
     decoder_seconds (s): the reconstructed record, (decoder_leads, fs * seconds) in mV.
     decoder_window_s (s): the stretch of a printed panel decoded at once; decoder_rows x
-    decoder_cols: the grid on which the stride-8 map is sampled over each window, reaching
-    decoder_reach panel heights beyond the panel's box above and below (a tall QRS runs into
-    the next row) (core.model.decoder).
+    decoder_cols: the grid on which the image and the stride-4 map are sampled over each
+    window, reaching decoder_reach panel heights beyond the panel's box above and below (a tall
+    QRS runs into the next row); decoder_width: channels of its 2-D layers (core.model.decoder).
     """
 
     width: int = 32
@@ -41,9 +41,10 @@ class NetConfig:
     decoder_fs: float = 100.0
     decoder_seconds: float = 10.0
     decoder_window_s: float = 2.5
-    decoder_rows: int = 16
-    decoder_cols: int = 48
+    decoder_rows: int = 40
+    decoder_cols: int = 125
     decoder_reach: float = 0.5
+    decoder_width: int = 24
 
     @property
     def feature_channels(self) -> int:
@@ -117,8 +118,8 @@ class EcgAio(nn.Module):
         self.layer4 = _stage(4 * w, 8 * w, 2)
         c = cfg.feature_channels
         self.head = nn.Linear(c, cfg.n_labels)
-        self.decoder = PanelDecoder(2 * w, w, cfg.decoder_rows, cfg.decoder_cols, cfg.window_samples,
-                                    cfg.decoder_reach)
+        self.decoder = PanelDecoder(cfg.in_channels + w, cfg.decoder_width, cfg.decoder_rows, cfg.decoder_cols,
+                                    cfg.window_samples, cfg.decoder_reach)
         self.domain_head = nn.Sequential(
             nn.Linear(c, c // 2), nn.ReLU(inplace=True), nn.Linear(c // 2, cfg.n_domains)
         )
@@ -129,18 +130,19 @@ class EcgAio(nn.Module):
         return self.forward_maps(x)[1]
 
     def forward_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The stride-8 map the decoder reads (B, 2 * width, H / 8, W / 8) and the last-stage map."""
-        mid = self.layer2(self.layer1(self.stem(x)))
-        return mid, self.layer4(self.layer3(mid))
+        """The stride-4 map the decoder reads (B, width, H / 4, W / 4) and the last-stage map."""
+        early = self.layer1(self.stem(x))
+        return early, self.layer4(self.layer3(self.layer2(early)))
 
     def forward_head(self, feats: torch.Tensor) -> torch.Tensor:
         """Label logits (B, n_labels) from the feature map (global average pool + linear)."""
         return self.head(feats.mean(dim=(2, 3)))
 
-    def decode(self, mid: torch.Tensor, quads: torch.Tensor, input_hw: tuple[int, int]) -> torch.Tensor:
-        """The printed leads in windows (B, W, window_samples) mV; quads (B, W, 4, 2) are the
-        windows' corners in input px (core.model.decoder.panel_windows)."""
-        return self.decoder(mid, quads, input_hw)
+    def decode(self, x: torch.Tensor, early: torch.Tensor, quads: torch.Tensor) -> torch.Tensor:
+        """The printed leads in windows (B, W, window_samples) mV, read from the input ``x`` and
+        its stride-4 map ``early`` (forward_maps); quads (B, W, 4, 2) are the windows' corners
+        in input px (core.model.decoder.panel_windows)."""
+        return self.decoder((x, early), quads, (x.shape[2], x.shape[3]))
 
     def domain(self, feats: torch.Tensor, lam: float = 0.0) -> torch.Tensor:
         """Domain logits (B, n_domains); the gradient into ``feats`` is reversed and scaled by lam."""
@@ -150,10 +152,10 @@ class EcgAio(nn.Module):
                 quads: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """``logits`` (B, n_labels), ``domain`` (B, n_domains) and, when the windows' ``quads``
         are given, ``signals`` (B, W, window_samples) mV."""
-        mid, feats = self.forward_maps(x)
+        early, feats = self.forward_maps(x)
         out = {"logits": self.forward_head(feats), "domain": self.domain(feats, lam)}
         if quads is not None:
-            out["signals"] = self.decode(mid, quads, (x.shape[2], x.shape[3]))
+            out["signals"] = self.decode(x, early, quads)
         return out
 
 

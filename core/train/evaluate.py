@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from core.labels import LABELS
-from core.model.decoder import assemble, panel_windows, window_arrays
+from core.model.decoder import assemble, panel_windows, used_windows, window_arrays
 from core.model.network import EcgAio, NetConfig
 from core.model.preprocess import InputSpec, to_model_input
 from core.page import detect_geometry
@@ -74,20 +74,22 @@ def predict(model: EcgAio, spec: InputSpec, pages: Iterable[SynthPage], batch: i
         x = torch.stack([torch.from_numpy(p.image.transpose(2, 0, 1).copy()) for p in chunk]).float() / 255
         targets = [page_targets(p.sample, p.geometry, p.domain, net) for p in chunk]
         x = to_model_input(x.to(device), spec)
-        mid, feats = model.forward_maps(x)  # one encoder pass for the labels and both readings
+        early, feats = model.forward_maps(x)  # one encoder pass for the labels and both readings
 
-        def decode(quads: list[np.ndarray]) -> np.ndarray:
-            return model.decode(mid, torch.from_numpy(np.stack(quads)).to(device), (x.shape[2], x.shape[3])).cpu().numpy()
+        def decode(quads: list[np.ndarray], index: list[np.ndarray]) -> list[np.ndarray]:
+            n = used_windows(np.stack(index))
+            out = model.decode(x, early, torch.from_numpy(np.stack([q[:n] for q in quads])).to(device)).cpu().numpy()
+            return [decoded(i[:n], w) for i, w in zip(index, out)]
 
         probs.append(torch.sigmoid(model.forward_head(feats)).cpu().numpy())
-        for t, windows in zip(targets, decode([t.window_quads for t in targets])):
-            sig.append(decoded(t.window_index, windows))
+        for t, signals in zip(targets, decode([t.window_quads for t in targets], [t.window_index for t in targets])):
+            sig.append(signals)
             truth.append(np.where(t.label_known > 0, t.labels, np.nan))
             tsig.append(t.signals)
             known.append(t.signal_known)
         if read_pages:
             found = [read_windows(p.image, net) for p in chunk]
-            read.extend(decoded(index, w) for (_, index), w in zip(found, decode([q for q, _ in found])))
+            read.extend(decode([q for q, _ in found], [i for _, i in found]))
         chunk.clear()
         if progress:
             progress(len(truth))
