@@ -10,6 +10,7 @@ from core.model import (
     EcgAio, InputSpec, NetConfig, dann_lambda, grl, image_to_tensor, letterbox_matrix,
     to_model_input,
 )
+from core.model.decoder import used_windows
 from core.model.network import BasicBlock
 
 
@@ -195,3 +196,22 @@ def test_letterbox_matrix_matches_dot(image_hw, dot_xy):
     expected = (m @ np.array([x0, y0, 1.0]))[:2]
     # far tighter than 1 px: a corner-vs-centre convention slip would be off by 0.2-0.5 px
     assert np.abs(found - expected).max() <= 0.05
+
+
+def test_decoding_only_the_used_windows_gives_the_same_signals():
+    """Eval and training decode the leading rows any page uses (used_windows); each window is
+    read on its own, so the padding rows they skip change nothing."""
+    torch.manual_seed(2)
+    model = EcgAio(NetConfig(width=8, decoder_rows=8, decoder_cols=25, decoder_width=8)).eval()
+    torch.nn.init.normal_(model.decoder.out.weight)
+    x = torch.randn(2, 3, 128, 256)
+    quads = _quads(2, [(20, 10, 80, 40), (90, 50, 150, 80), (0, 0, 0, 0), (0, 0, 0, 0)])
+    index = torch.tensor([[[0, 0], [1, 250], [-1, -1], [-1, -1]],
+                          [[3, 0], [-1, -1], [-1, -1], [-1, -1]]])
+    n = used_windows(index)
+    assert n == 2 and used_windows(torch.full((3, 5, 2), -1)) == 1
+    with torch.no_grad():
+        early, _ = model.forward_maps(x)
+        full = model.decode(x, early, quads)
+        trimmed = model.decode(x, early, quads[:, :n])
+    torch.testing.assert_close(trimmed, full[:, :n])
