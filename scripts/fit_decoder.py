@@ -8,7 +8,7 @@ Because the encoder is frozen, each page's resampled windows are computed once a
 the decoder then trains on the cache for the time given. Writes the weights and the updated
 card into --out (resources/ to ship), atomically.
 
-    python scripts/fit_decoder.py --pages 1400 --minutes 35 --out resources   # the shipped decoder, ≈ 11 GB of RAM
+    python scripts/fit_decoder.py --pages 1400 --minutes 35 --out resources   # the shipped decoder, ≈ 10 GB of RAM
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.model.decoder import used_windows  # noqa: E402
 from core.model.network import EcgAio, NetConfig  # noqa: E402
 from core.model.preprocess import to_model_input  # noqa: E402
 from core.model.weights import default_card_path, save_weights  # noqa: E402
@@ -61,11 +62,12 @@ def cache_windows(model: EcgAio, cfg: TrainConfig, n_pages: int, workers: int) -
     model.eval()
     for batch in tqdm(islice(loader, n_pages // 8), total=n_pages // 8, desc="pages/8", file=sys.stdout):
         x = to_model_input(batch["image"].float() / 255.0, cfg.input)
+        n = used_windows(batch["window_index"])
+        quads, index = batch["window_quads"][:, :n], batch["window_index"][:, :n]
         early, _ = model.forward_maps(x)
-        s = model.decoder.sample((x, early), batch["window_quads"], (x.shape[2], x.shape[3]))
-        truth, mask = window_truth(batch["signals"], batch["signal_known"], batch["window_index"],
-                                   model.config.window_samples)
-        keep = (batch["window_index"][..., 0] >= 0).flatten() & (mask.flatten(0, 1).sum(1) > 0)
+        s = model.decoder.sample((x, early), quads, (x.shape[2], x.shape[3]))
+        truth, mask = window_truth(batch["signals"], batch["signal_known"], index, model.config.window_samples)
+        keep = (index[..., 0] >= 0).flatten() & (mask.flatten(0, 1).sum(1) > 0)
         samples.append(s[keep].half())
         truths.append(truth.flatten(0, 1)[keep])
         masks.append(mask.flatten(0, 1)[keep])
