@@ -281,6 +281,50 @@ def test_a_row_whose_trace_starts_late_gets_the_pulse_the_other_rows_show():
     assert rows[3].pulse is not None and rows[3].x0_px == pytest.approx(rows[0].x0_px, abs=2 * k)
 
 
+@pytest.mark.parametrize("width_px, height_px, found", [(20, 40, True), (20, 80, True), (26, 17, False)])
+def test_a_pulse_whose_top_was_lost_is_found_from_its_two_strokes(width_px, height_px, found):
+    """A pulse's top lies on a 5-mm grid line, which the ink map can leave out: two vertical
+    strokes rising from the baseline remain. At 4 px/mm, strokes 5 mm apart and 10 or 20 mm
+    tall (a 1-mV step at 10 or 20 mm/mV) are a pulse; strokes 6.5 mm apart and 4 mm tall (two
+    pen strokes of handwriting) are not."""
+    from core.page.panels import TraceRow, find_pulse
+
+    k, y, x = 4.0, 200, 20
+    ink = np.zeros((400, 600), np.uint8)
+    for xs in (x, x + width_px):
+        cv2.line(ink, (xs, y), (xs, y - height_px), 1, 2)
+    cv2.line(ink, (x + width_px + 8, y), (590, y), 1, 2)   # the trace, on the baseline
+    pulse = find_pulse(ink > 0, TraceRow(float(y), float(x + width_px + 8), 590.0, 1.0), (k, k), "start", 200.0)
+    if not found:
+        assert pulse is None
+        return
+    assert pulse is not None
+    assert pulse.x0_px == pytest.approx(x, abs=1.5) and pulse.x1_px == pytest.approx(x + width_px, abs=1.5)
+    assert pulse.height_px == pytest.approx(height_px, abs=3)
+
+
+def test_paper_on_a_pale_table_is_found_by_its_colour():
+    """A beige sheet without a grid, in perspective on a light grey table crossed by a shadow:
+    brightness alone does not split paper from table, the colour model finds its corners."""
+    from core.page.rectify import _photographed_quad, page_quad, paper_mask
+
+    rng = np.random.default_rng(0)
+    w, h = 1000, 750
+    img = np.clip(rng.normal(196, 4, (h, w, 3)), 0, 255).astype(np.uint8)
+    quad = np.array([[150, 110], [880, 70], [930, 690], [90, 640]], np.float64)
+    cv2.fillConvexPoly(img, quad.astype(np.int32), (236, 226, 200))
+    for y in range(250, 560, 100):   # rows of trace-like ink, so the paper is not blank
+        xs = np.arange(220, 800)
+        cv2.polylines(img, [np.c_[xs, y + 12 * np.sin(xs / 7.0)].astype(np.int32)], False, (60, 60, 60), 1)
+    shade = np.ones((h, w), np.float32)
+    cv2.fillConvexPoly(shade, np.array([[0, 0], [420, 0], [260, h], [0, h]], np.int32), 0.8)
+    img = (img * shade[..., None]).astype(np.uint8)
+    assert page_quad(paper_mask(img)) is None
+    found = _photographed_quad(img)
+    assert found is not None and np.abs(found - quad).max() < 15
+    assert _photographed_quad(np.full((h, w, 3), 236, np.uint8)) is None   # blank paper: no outline
+
+
 def test_a_row_hidden_between_two_rows_twice_the_pitch_apart_is_put_back_where_ink_shows():
     from core.page.panels import TraceRow, _with_missed_rows
 

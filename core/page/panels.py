@@ -444,7 +444,58 @@ def find_pulse(ink: np.ndarray, row: TraceRow, k: tuple[float, float], side: str
             i0, i1, height = found
             x0, x1 = (_riser_centre(window, b - top, height, sign, i, kx) for i in (i0, i1))
             return Pulse(float(xa + x0), float(xa + x1), sign * height)
+    for sign in (1.0, -1.0):
+        pair = _riser_pair(window, b - top, sign, side, k)
+        if pair is not None:
+            return Pulse(float(xa + pair[0]), float(xa + pair[1]), sign * pair[2])
     return None
+
+
+def _near_any(value: float, targets: tuple[float, ...], tolerance: float) -> bool:
+    """Is ``value`` within ``tolerance`` (relative) of one of ``targets``?"""
+    return any(abs(value / t - 1.0) <= tolerance for t in targets)
+
+
+def _riser_pair(window: np.ndarray, b: float, sign: float, side: str,
+                k: tuple[float, float]) -> tuple[float, float, float] | None:
+    """A pulse whose top was lost (it lies on a 5-mm grid line, which the ink map leaves out):
+    two vertical strokes rising from the baseline ``b`` (window px) to the same height (within
+    1 mm) of a 1-mV step at a standard gain (5, 10 or 20 mm, within 20 %), 0.2 s apart at 25 or
+    50 mm/s (5 or 10 mm, within 25 %), with no ink between them inside the pulse and none
+    beyond 1.5 mm on the other side of the baseline. Stricter than a pulse with its top, since
+    two strokes alone are easily met in handwriting. (x0, x1, height) in window px, the pair
+    farthest out on ``side``, or None."""
+    kx, ky = k
+    i = int(round(b))
+    half = window[i::-1] if sign > 0 else window[i:]  # row r: r px from the baseline, on the pulse's side
+    other = window[i + 1:] if sign > 0 else window[i - 1::-1]
+    start = max(1, int(round(2 * ky)))
+    col = ndi.binary_closing(half, structure=np.ones((3, 1)), border_value=1) & half.any(axis=1, keepdims=True) | half
+    # per column, the end of the run of ink that begins within ``start`` of the baseline
+    begins = col[:start + 1].any(axis=0)
+    first = col[:start + 1].argmax(axis=0)
+    gap = ~col & (np.arange(col.shape[0])[:, None] >= first[None, :])
+    reach = np.where(begins, np.where(gap.any(axis=0), gap.argmax(axis=0), col.shape[0]), 0).astype(np.float64)
+    risers = (reach >= 3.5 * ky) & (reach <= 24 * ky)
+    labels, n = ndi.label(risers)
+    groups = [(float(np.mean(sl[0].start + np.arange(sl[0].stop - sl[0].start))),
+               int(sl[0].start), int(sl[0].stop), float(np.median(reach[sl[0]])))
+              for sl in ndi.find_objects(labels) if sl[0].stop - sl[0].start <= 2 * kx]
+    far = int(1.5 * ky)
+    pairs = []
+    for (c0, a0, e0, h0), (c1, a1, e1, h1) in zip(groups, groups[1:]):
+        height = 0.5 * (h0 + h1)
+        width_mm, height_mm = (c1 - c0) / kx, height / ky
+        if not (abs(h0 - h1) <= 1.0 * ky and _near_any(width_mm, (5.0, 10.0), 0.25)
+                and _near_any(height_mm, GAINS_MM_MV, 0.2)):
+            continue
+        inside = half[start:int(height - 1.5 * ky), e0:a1]
+        if inside.size == 0 or inside.any(axis=0).mean() > 0.1 or other[far:, a0:e1].any():
+            continue
+        pairs.append((c0, c1, height))
+    if not pairs:
+        return None
+    return pairs[0] if side == "start" else pairs[-1]
 
 
 def _riser_centre(window: np.ndarray, b: float, height: float, sign: float, i: int, kx: float) -> float:

@@ -81,7 +81,8 @@ def rectify(rgb: np.ndarray, paper: np.ndarray | None = None) -> Rectification:
 
     The grid's vanishing points first, then the paper outline; either is finished (or, when
     both fail, replaced) by the grid lattice's own affine frame from the 2-D spectrum, which
-    straightens the small rotations and shears of scans. ``paper``: the paper mask
+    straightens the small rotations and shears of scans. When none of these is found, the
+    paper's outline is looked for once more by its colour (:func:`_photographed_quad`). ``paper``: the paper mask
     (:func:`paper_mask`) when the caller has it.
     """
     size = (rgb.shape[1], rgb.shape[0])
@@ -96,7 +97,11 @@ def rectify(rgb: np.ndarray, paper: np.ndarray | None = None) -> Rectification:
     elif quad is not None:
         rect = _framed(_quad_homography(quad), quad, size, "page", 0.5, quad)
     else:
-        rect = identity(size)
+        rect = _straightened(identity(size), rgb)
+        quad = _photographed_quad(rgb) if rect.method == "none" and paper is None else None
+        if quad is None:
+            return rect
+        rect = _framed(_quad_homography(quad), quad, size, "page", 0.4, quad)
     return _straightened(rect, rgb)
 
 
@@ -221,6 +226,68 @@ def paper_mask(rgb: np.ndarray) -> np.ndarray | None:
     return cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def paper_mask_by_colour_model(rgb: np.ndarray, side: int = 200) -> np.ndarray | None:
+    """Where the paper is (uint8 0/255, image size) by GrabCut on a ``side``-px thumbnail: the
+    frame's border is taken for background and the paper for what differs from it in colour.
+    For what :func:`paper_mask` cannot split by brightness: paper on a pale table, or paper
+    and table crossed by the same shadow. None when GrabCut finds nothing."""
+    h, w = rgb.shape[:2]
+    f = min(1.0, side / max(h, w))
+    thumb = cv2.resize(rgb, (max(16, int(w * f)), max(16, int(h * f))), interpolation=cv2.INTER_AREA)
+    th, tw = thumb.shape[:2]
+    mask = np.zeros((th, tw), np.uint8)
+    models = np.zeros((1, 65)), np.zeros((1, 65))
+    m = 3  # px of the thumbnail taken for background
+    cv2.setRNGSeed(0)  # GrabCut's k-means start: the same image gives the same mask
+    cv2.grabCut(np.ascontiguousarray(thumb[:, :, ::-1]), mask, (m, m, tw - 2 * m, th - 2 * m),
+                *models, 4, cv2.GC_INIT_WITH_RECT)
+    paper = np.where((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD), 255, 0).astype(np.uint8)
+    if not paper.any():
+        return None
+    return cv2.resize(paper, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _photographed_quad(rgb: np.ndarray) -> np.ndarray | None:
+    """The paper's corners by :func:`paper_mask_by_colour_model`, taken only where the picture
+    is clearly a photograph of a page on some background: the paper covers at most 80 % of the
+    frame, opposite sides differ by less than 40 % (a scan's margins, or a shadow's edge,
+    give a quad that fails one or the other), a corner is more than 3 degrees from square and
+    every side shows as an edge (:func:`_edge_contrast`)."""
+    h, w = rgb.shape[:2]
+    quad = page_quad(paper_mask_by_colour_model(rgb))
+    if quad is None or cv2.contourArea(quad.astype(np.float32)) > 0.8 * w * h:
+        return None
+    edges = np.roll(quad, -1, axis=0) - quad
+    side = np.linalg.norm(edges, axis=1)
+    if min(side[0] / side[2], side[2] / side[0], side[1] / side[3], side[3] / side[1]) < 0.6:
+        return None
+    cosines = np.abs(np.sum(edges * np.roll(edges, 1, axis=0), axis=1)) / (side * np.roll(side, 1))
+    if cosines.max() < np.sin(np.radians(3.0)):
+        return None  # a rectangle seen square on (a scan): the grid's lattice straightens it more exactly
+    return quad if _edge_contrast(rgb, quad) >= 12.0 else None
+
+
+def _edge_contrast(rgb: np.ndarray, quad: np.ndarray, offset: float = 0.01) -> float:
+    """The weakest of the quad's four sides: the median colour difference (0..255, largest
+    channel) between points just inside and just outside it, ``offset`` of the image's longer
+    side away. A paper's edge against a table shows; a block of traces on white paper not."""
+    h, w = rgb.shape[:2]
+    d = offset * max(h, w)
+    centre = quad.mean(axis=0)
+    weakest = np.inf
+    for a, b in zip(quad, np.roll(quad, -1, axis=0)):
+        t = np.linspace(0.1, 0.9, 32)[:, None]
+        pts = a + t * (b - a)
+        normal = np.array([a[1] - b[1], b[0] - a[0]]) / max(float(np.linalg.norm(b - a)), 1e-9)
+        if np.dot(centre - a, normal) < 0:
+            normal = -normal  # pointing into the paper
+        inside = np.clip(np.round(pts + d * normal), 0, [w - 1, h - 1]).astype(int)
+        outside = np.clip(np.round(pts - d * normal), 0, [w - 1, h - 1]).astype(int)
+        diff = np.abs(rgb[inside[:, 1], inside[:, 0]].astype(np.float64) - rgb[outside[:, 1], outside[:, 0]]).max(axis=1)
+        weakest = min(weakest, float(np.median(diff)))
+    return weakest
+
+
 def _separation(values: np.ndarray, t: float) -> float:
     """Otsu's between-class variance over the total variance (0..1): 1 = two clean tones."""
     v = values.astype(np.float64).ravel()
@@ -250,7 +317,7 @@ def page_quad(mask: np.ndarray | None) -> np.ndarray | None:
         return None
     if cv2.contourArea(poly.astype(np.float32)) < 0.85 * cv2.contourArea(hull):
         return None
-    margin = 3.0  # px: a corner on the frame's edge is where the frame cut the page
+    margin = max(3.0, 0.01 * max(h, w))  # px: a corner on the frame's edge is where the frame cut the page
     on_border = (poly[:, 0] < margin) | (poly[:, 1] < margin) | (poly[:, 0] > w - 1 - margin) | (poly[:, 1] > h - 1 - margin)
     if on_border.any():
         return None
