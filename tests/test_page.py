@@ -325,6 +325,21 @@ def test_paper_on_a_pale_table_is_found_by_its_colour():
     assert _photographed_quad(np.full((h, w, 3), 236, np.uint8)) is None   # blank paper: no outline
 
 
+@pytest.mark.parametrize("names, layout", [([(0, 62.5)], "3x4+3"), ([(4, 125.0)], "6x2"),
+                                           ([(0, 62.5), (1, 187.5), (4, 125.0)], "3x4+3"), ([], "3x4+3")])
+def test_six_rows_are_read_from_the_lead_names_that_are_seen(names, layout):
+    """Six rows: a lead name a quarter of the way into a first row says 3x4+3, one halfway
+    into a last row 6x2; names not seen (blurred away) are no evidence either way."""
+    from core.page.panels import TraceRow, _Labels, _six_rows
+
+    k, x0 = (4.0, 4.0), 50.0
+    rows = [TraceRow(100.0 + 150 * i, x0, x0 + 1000, 0.9) for i in range(6)]
+    boxes = [(x0 + mm * k[0] + 4, rows[r].baseline_px - 20, x0 + mm * k[0] + 12, rows[r].baseline_px - 8)
+             for r, mm in names]
+    labels = _Labels(np.array(boxes, np.float64).reshape(-1, 4), "above", 120.0, k)
+    assert _six_rows(labels, rows, x0)[0] == layout
+
+
 def test_a_row_hidden_between_two_rows_twice_the_pitch_apart_is_put_back_where_ink_shows():
     from core.page.panels import TraceRow, _with_missed_rows
 
