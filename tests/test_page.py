@@ -326,10 +326,11 @@ def test_paper_on_a_pale_table_is_found_by_its_colour():
 
 
 @pytest.mark.parametrize("names, layout", [([(0, 62.5)], "3x4+3"), ([(4, 125.0)], "6x2"),
-                                           ([(0, 62.5), (1, 187.5), (4, 125.0)], "3x4+3"), ([], "3x4+3")])
+                                           ([(0, 62.5), (1, 187.5), (2, 62.5), (4, 125.0)], "3x4+3"), ([], "6x2")])
 def test_six_rows_are_read_from_the_lead_names_that_are_seen(names, layout):
     """Six rows: a lead name a quarter of the way into a first row says 3x4+3, one halfway
-    into a last row 6x2; names not seen (blurred away) are no evidence either way."""
+    into a last row 6x2; names not seen (blurred away) are no evidence either way, and
+    without any the page is read as 6x2."""
     from core.page.panels import TraceRow, _Labels, _six_rows
 
     k, x0 = (4.0, 4.0), 50.0
