@@ -470,7 +470,7 @@ def _riser_pair(window: np.ndarray, b: float, sign: float,
     half = window[i::-1] if sign > 0 else window[i:]  # row r: r px from the baseline, on the pulse's side
     other = window[i + 1:] if sign > 0 else window[i - 1::-1]
     start = max(1, int(round(2 * ky)))
-    col = ndi.binary_closing(half, structure=np.ones((3, 1)), border_value=1) & half.any(axis=1, keepdims=True) | half
+    col = cv2.morphologyEx(half.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 1), np.uint8)).astype(bool) | half
     # per column, the end of the run of ink that begins within ``start`` of the baseline
     begins = col[:start + 1].any(axis=0)
     first = col[:start + 1].argmax(axis=0)
