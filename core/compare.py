@@ -10,6 +10,8 @@ page, so it is reported on a lead × 0.2 s grid as well.
 """
 from __future__ import annotations
 
+import functools
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,11 +80,18 @@ def _cell_quad(geometry: Geometry, panel_index: int, t0: float, t1: float) -> np
 def rasterise_cells(geometry: Geometry, cell_s: float = CELL_S) -> tuple[np.ndarray, GridCells]:
     """Paint every panel × cell_s cell into an index image.
 
-    Returns ``index`` (H, W) int32 — the cell each pixel belongs to, -1 off the panels — and the
-    cells. Cells are painted in panel then time order with cv2.fillConvexPoly (1/16 px
-    precision, edges rounded to the nearest pixel and drawn); a pixel on the edge shared by two
-    cells goes to the later one, so every pixel counts once.
+    Returns ``index`` (H, W) int32, read-only — the cell each pixel belongs to, -1 off the
+    panels — and the cells. Cells are painted in panel then time order with cv2.fillConvexPoly
+    (1/16 px precision, edges rounded to the nearest pixel and drawn); a pixel on the edge
+    shared by two cells goes to the later one, so every pixel counts once. The last few pages'
+    results are kept: a page's eight labels (and a saliency map and its mask) share them.
     """
+    return _rasterised(json.dumps(geometry.to_json(), sort_keys=True), cell_s)
+
+
+@functools.lru_cache(maxsize=4)
+def _rasterised(geometry_json: str, cell_s: float) -> tuple[np.ndarray, GridCells]:
+    geometry = Geometry.from_json(json.loads(geometry_json))
     w, h = geometry.image_size
     index = np.full((h, w), -1, dtype=np.int32)
     candidates: list[tuple[int, float, float]] = []
@@ -96,7 +105,9 @@ def rasterise_cells(geometry: Geometry, cell_s: float = CELL_S) -> tuple[np.ndar
     keep = np.flatnonzero(counts > 0)
     remap = np.full(len(candidates) + 1, -1, dtype=np.int32)
     remap[keep] = np.arange(len(keep), dtype=np.int32)
-    return remap[index], GridCells(tuple(candidates[k] for k in keep))
+    index = remap[index]
+    index.flags.writeable = False
+    return index, GridCells(tuple(candidates[k] for k in keep))
 
 
 def _cell_sums(values: np.ndarray, index: np.ndarray, n_cells: int) -> np.ndarray:

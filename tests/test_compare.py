@@ -62,6 +62,18 @@ def test_grid_counts_every_pixel_once():
     assert scores.sum() == pytest.approx((index >= 0).sum())
 
 
+def test_cells_kept_for_a_page_are_the_same_and_cannot_be_changed():
+    """A page's cells are painted once and shared by its labels: asking again, with an equal
+    geometry, gives the same read-only index; another page gets its own."""
+    index, cells = C.rasterise_cells(tiny_geometry())
+    again, cells_again = C.rasterise_cells(tiny_geometry())
+    assert again is index and cells_again == cells
+    with pytest.raises(ValueError):
+        index[0, 0] = 7
+    other, _ = C.rasterise_cells(Geometry.from_homography((12, 20), None, 10.0, 10.0, H_PAGE, PANELS))
+    assert other.shape == (20, 12)
+
+
 def test_cells_outside_the_image_are_dropped():
     geo = Geometry.from_homography((12, 20), None, 10.0, 10.0, H_PAGE, PANELS)  # only 6 mm shown
     _, cells = C.grid_scores(np.ones((20, 12)), geo)
