@@ -352,6 +352,21 @@ def test_a_row_hidden_between_two_rows_twice_the_pitch_apart_is_put_back_where_i
     assert _with_missed_rows(np.zeros_like(faint), rows, k) == rows   # nothing printed there: no row
 
 
+def test_two_faint_rows_between_rows_three_pitches_apart_are_put_back():
+    """A 6x2 page whose third and fourth rows are too faint to pass on their own (a pale
+    trace): the rows around them are three pitches apart, and both come back where their ink
+    shows; where only one shows, only that one."""
+    from core.page.panels import TraceRow, _with_missed_rows
+
+    k = (4.0, 4.0)
+    rows = [TraceRow(y, 50.0, 1000.0, 0.9) for y in (100.0, 220.0, 580.0, 700.0)]
+    faint = _ink_rows(4.0, {340: (300, False), 460: (300, False)})
+    back = _with_missed_rows(faint, rows, k)
+    assert [r.baseline_px for r in back] == [100.0, 220.0, 340.0, 460.0, 580.0, 700.0]
+    one = _with_missed_rows(_ink_rows(4.0, {460: (300, False)}), rows, k)
+    assert [r.baseline_px for r in one] == [100.0, 220.0, 460.0, 580.0, 700.0]
+
+
 def test_rectify_straightens_a_skewed_grid():
     w, h = 900, 700
     img = np.full((h, w, 3), 255, np.uint8)

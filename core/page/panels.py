@@ -281,10 +281,10 @@ def _pulses_where_the_others_have_theirs(ink: np.ndarray, found: list[tuple[Trac
 
 
 def _with_missed_rows(ink: np.ndarray, rows: list[TraceRow], k: tuple[float, float]) -> list[TraceRow]:
-    """Rows with the one missed between two rows twice the pitch apart (1.7-2.3 x the smallest
-    gap, when at least half the gaps are within 1.3 x it; a shadow or a fold hid its trace) put
-    back halfway, spanning its neighbours, when at least a fifth of that span is inked within
-    3 mm of where its baseline should be."""
+    """Rows with those missed between two rows n = 2-4 times the pitch apart (within 0.3 of a
+    pitch; the pitch is the smallest gap, when at least half the gaps are within 1.3 x it; a
+    shadow, a fold or a faint trace hid them) put back evenly between them, spanning their
+    neighbours, each where at least a fifth of that span is inked within 3 mm of its baseline."""
     if len(rows) < 3:
         return rows
     gaps = np.diff([r.baseline_px for r in rows])
@@ -293,13 +293,16 @@ def _with_missed_rows(ink: np.ndarray, rows: list[TraceRow], k: tuple[float, flo
         return rows
     out = [rows[0]]
     for a, b in zip(rows, rows[1:]):
-        if 1.7 <= (b.baseline_px - a.baseline_px) / pitch <= 2.3:
-            y = 0.5 * (a.baseline_px + b.baseline_px)
+        ratio = (b.baseline_px - a.baseline_px) / pitch
+        n = int(round(ratio))
+        if 2 <= n <= 4 and abs(ratio - n) <= 0.3:
             x0, x1 = min(a.x0_px, b.x0_px), max(a.x1_px, b.x1_px)
-            band = ink[int(y - 3 * k[1]):int(y + 3 * k[1]) + 1, int(x0):int(x1) + 1]
-            coverage = float(band.any(axis=0).mean()) if band.size else 0.0
-            if coverage >= 0.2:
-                out.append(TraceRow(y, x0, x1, coverage))
+            for j in range(1, n):
+                y = a.baseline_px + j * (b.baseline_px - a.baseline_px) / n
+                band = ink[int(y - 3 * k[1]):int(y + 3 * k[1]) + 1, int(x0):int(x1) + 1]
+                coverage = float(band.any(axis=0).mean()) if band.size else 0.0
+                if coverage >= 0.2:
+                    out.append(TraceRow(y, x0, x1, coverage))
         out.append(b)
     return out
 
