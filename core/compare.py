@@ -86,12 +86,26 @@ def rasterise_cells(geometry: Geometry, cell_s: float = CELL_S) -> tuple[np.ndar
     shared by two cells goes to the later one, so every pixel counts once. The last few pages'
     results are kept: a page's eight labels (and a saliency map and its mask) share them.
     """
-    return _rasterised(json.dumps(geometry.to_json(), sort_keys=True), cell_s)
+    return _rasterised(_SameGeometry(geometry), cell_s)
+
+
+class _SameGeometry:
+    """A geometry as a cache key: equal when its JSON is (Geometry holds arrays, so it is not
+    hashable itself)."""
+
+    def __init__(self, geometry: Geometry) -> None:
+        self.geometry, self.key = geometry, json.dumps(geometry.to_json(), sort_keys=True)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _SameGeometry) and other.key == self.key
 
 
 @functools.lru_cache(maxsize=4)
-def _rasterised(geometry_json: str, cell_s: float) -> tuple[np.ndarray, GridCells]:
-    geometry = Geometry.from_json(json.loads(geometry_json))
+def _rasterised(same: _SameGeometry, cell_s: float) -> tuple[np.ndarray, GridCells]:
+    geometry = same.geometry
     w, h = geometry.image_size
     index = np.full((h, w), -1, dtype=np.int32)
     candidates: list[tuple[int, float, float]] = []

@@ -30,7 +30,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.model.decoder import used_windows  # noqa: E402
+from core.model.decoder import only_used_windows  # noqa: E402
 from core.model.network import EcgAio, NetConfig  # noqa: E402
 from core.model.preprocess import to_model_input  # noqa: E402
 from core.model.weights import default_card_path, save_weights  # noqa: E402
@@ -62,8 +62,7 @@ def cache_windows(model: EcgAio, cfg: TrainConfig, n_pages: int, workers: int) -
     model.eval()
     for batch in tqdm(islice(loader, n_pages // 8), total=n_pages // 8, desc="pages/8", file=sys.stdout):
         x = to_model_input(batch["image"].float() / 255.0, cfg.input)
-        n = used_windows(batch["window_index"])
-        quads, index = batch["window_quads"][:, :n], batch["window_index"][:, :n]
+        quads, index = only_used_windows(batch["window_quads"], batch["window_index"])
         early, _ = model.forward_maps(x)
         s = model.decoder.sample((x, early), quads, (x.shape[2], x.shape[3]))
         truth, mask = window_truth(batch["signals"], batch["signal_known"], index, model.config.window_samples)

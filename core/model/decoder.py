@@ -22,7 +22,7 @@ learn (the first shipped model's whole-page decoder stayed at 0 dB SNR).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -31,6 +31,8 @@ from torch import nn
 
 from core.labels import LEADS, canonical_lead
 from core.page.geometry import Panel
+
+ArrayLike = TypeVar("ArrayLike", np.ndarray, torch.Tensor)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,13 @@ def used_windows(index: np.ndarray | torch.Tensor) -> int:
     (``window_arrays`` fills rows in order), at least 1: decoding only those rows gives the
     same signals without running the decoder on empty windows."""
     return max(1, int((index[..., 0] >= 0).sum(-1).max()))
+
+
+def only_used_windows(quads: ArrayLike, index: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
+    """A batch's window quads (B, max_windows, 4, 2) and index (B, max_windows, 2) cut to the
+    leading rows any page uses (:func:`used_windows`)."""
+    n = used_windows(index)
+    return quads[:, :n], index[:, :n]
 
 
 def assemble(index: np.ndarray, decoded: np.ndarray, n_leads: int, n_samples: int) -> np.ndarray:

@@ -466,8 +466,8 @@ def _riser_pair(window: np.ndarray, b: float, sign: float,
     1 mm) of a 1-mV step at a standard gain (5, 10 or 20 mm, within 20 %), 0.2 s apart at 25 or
     50 mm/s (5 or 10 mm, within 25 %), with no ink between them inside the pulse and none
     beyond 1.5 mm on the other side of the baseline. Stricter than a pulse with its top, since
-    two strokes alone are easily met in handwriting. (x0, x1, height) in window px, the pair
-    farthest out on ``side``, or None."""
+    two strokes alone are easily met in handwriting. (x0, x1, height) in window px of the
+    leftmost such pair, or None."""
     kx, ky = k
     i = int(round(b))
     half = window[i::-1] if sign > 0 else window[i:]  # row r: r px from the baseline, on the pulse's side
@@ -481,15 +481,15 @@ def _riser_pair(window: np.ndarray, b: float, sign: float,
     reach = np.where(begins, np.where(gap.any(axis=0), gap.argmax(axis=0), col.shape[0]), 0).astype(np.float64)
     risers = (reach >= 3.5 * ky) & (reach <= 24 * ky)
     labels, n = ndi.label(risers)
-    groups = [(float(np.mean(sl[0].start + np.arange(sl[0].stop - sl[0].start))),
-               int(sl[0].start), int(sl[0].stop), float(np.median(reach[sl[0]])))
+    groups = [(0.5 * (sl[0].start + sl[0].stop - 1), int(sl[0].start), int(sl[0].stop), float(np.median(reach[sl[0]])))
               for sl in ndi.find_objects(labels) if sl[0].stop - sl[0].start <= 2 * kx]
+    widths_mm = tuple(PULSE_S * s for s in SPEEDS_MM_S)
     far = int(1.5 * ky)
     pairs = []
     for (c0, a0, e0, h0), (c1, a1, e1, h1) in zip(groups, groups[1:]):
         height = 0.5 * (h0 + h1)
         width_mm, height_mm = (c1 - c0) / kx, height / ky
-        if not (abs(h0 - h1) <= 1.0 * ky and _near_any(width_mm, (5.0, 10.0), 0.25)
+        if not (abs(h0 - h1) <= 1.0 * ky and _near_any(width_mm, widths_mm, 0.25)
                 and _near_any(height_mm, GAINS_MM_MV, 0.2)):
             continue
         inside = half[start:int(height - 1.5 * ky), e0:a1]

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from core.labels import LABELS
-from core.model.decoder import assemble, panel_windows, used_windows, window_arrays
+from core.model.decoder import assemble, only_used_windows, panel_windows, window_arrays
 from core.model.network import EcgAio, NetConfig
 from core.model.preprocess import InputSpec, to_model_input
 from core.page import detect_geometry
@@ -77,9 +77,9 @@ def predict(model: EcgAio, spec: InputSpec, pages: Iterable[SynthPage], batch: i
         early, feats = model.forward_maps(x)  # one encoder pass for the labels and both readings
 
         def decode(quads: list[np.ndarray], index: list[np.ndarray]) -> list[np.ndarray]:
-            n = used_windows(np.stack(index))
-            out = model.decode(x, early, torch.from_numpy(np.stack([q[:n] for q in quads])).to(device)).cpu().numpy()
-            return [decoded(i[:n], w) for i, w in zip(index, out)]
+            used_quads, used_index = only_used_windows(np.stack(quads), np.stack(index))
+            out = model.decode(x, early, torch.from_numpy(used_quads).to(device)).cpu().numpy()
+            return [decoded(i, w) for i, w in zip(used_index, out)]
 
         probs.append(torch.sigmoid(model.forward_head(feats)).cpu().numpy())
         for t, signals in zip(targets, decode([t.window_quads for t in targets], [t.window_index for t in targets])):

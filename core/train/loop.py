@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from core.atomic import write_json
-from core.model.decoder import used_windows
+from core.model.decoder import only_used_windows
 from core.model.grl import dann_lambda
 from core.model.network import EcgAio, NetConfig
 from core.model.preprocess import InputSpec, to_model_input
@@ -173,8 +173,8 @@ def _memory_format(device: torch.device) -> torch.memory_format:
 def _step(model: EcgAio, opt: torch.optim.Optimizer, batch: dict[str, torch.Tensor],
           pos_weight: torch.Tensor, cfg: TrainConfig, lam: float) -> dict[str, float]:
     """One optimiser step on ``batch``; returns its losses before the step."""
-    n = used_windows(batch["window_index"])
-    batch = {**batch, "window_quads": batch["window_quads"][:, :n], "window_index": batch["window_index"][:, :n]}
+    quads, index = only_used_windows(batch["window_quads"], batch["window_index"])
+    batch = {**batch, "window_quads": quads, "window_index": index}
     x = to_model_input(batch["image"].float() / 255.0, cfg.input).contiguous(memory_format=_memory_format(batch["image"].device))
     with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=x.device.type == "cuda"):
         out = model(x, lam=lam, quads=batch["window_quads"])
