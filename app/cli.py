@@ -179,36 +179,30 @@ def _geometry_lines(geometry: Geometry | None) -> list[str]:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    import time
-
-    from core.analyze import analyze, write_analysis
-    from core.io import load_image
+    from core.analyze import analyze_path, write_analysis
+    from core.io import LoadedImage
     from core.labels import LABELS, parse_label_list
-    from core.model.weights import WeightsError, load_model, resolve_device
+    from core.model.weights import WeightsError
 
     labels = parse_label_list(args.labels) if args.labels else LABELS
     if not labels:
         raise CliError("--labels names no label; use e.g. --labels AFL,PVC")
-    t0 = time.perf_counter()
-    image = load_image(args.image, page=args.page)
-    device = resolve_device(args.device)
+    loaded: list[LoadedImage] = []
+    bar = _progress_bar(len(labels), "explaining", unit="label")
     try:
-        model, weights = load_model(device=device)
+        result = analyze_path(args.image, page=args.page, device=args.device, labels=labels, method=args.method,
+                              smoothgrad=args.smoothgrad, on_loaded=loaded.append,
+                              progress=lambda stage, done, total: bar(done) if stage == "explaining" else None)
     except WeightsError as exc:
+        w, h = loaded[0].size
         raise _WeightsFailure(
-            f"{exc} The image {args.image.name} ({image.size[0]} × {image.size[1]} px) was loaded and "
+            f"{exc} The image {args.image.name} ({w} × {h} px) was loaded and "
             f"checked; nothing was written to {args.out}."
         ) from None
-    t_load = (time.perf_counter() - t0) * 1000
-    page, t_page = _detect_page(image.rgb)
-    if not page.is_ecg:
-        print(f"warning: {args.image.name} does not look like an ECG to the page reader ({page.reason}) "
+    reader = result.page_reader
+    if reader is not None and not reader.is_ecg:
+        print(f"warning: {args.image.name} does not look like an ECG to the page reader ({reader.reason}) "
               "If it is not one, ignore the diagnoses below.", file=sys.stderr)
-    geometry = page.geometry
-    bar = _progress_bar(len(labels), "explaining", unit="label")
-    result = analyze(image, model, weights, labels, method=args.method, smoothgrad=args.smoothgrad,
-                     geometry=geometry, device=str(device), timings_ms={"load": t_load, "page": t_page},
-                     progress=lambda done, total: bar(done))
     path = write_analysis(result, args.out)
     for entry in json.loads(path.read_text())["labels"]:
         mark = "POSITIVE" if entry["positive"] else "negative"

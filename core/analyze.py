@@ -1,10 +1,13 @@
 """One ECG image in, the diagnosis and where the network looked out (`ecg-aio analyze`, the GUI).
 
-The same function serves the CLI and the review window; it writes nothing itself —
-``write_analysis`` does, atomically, all files or none.
+``analyze_path`` is the one path from a file to an analysis (load, page geometry, network,
+explanations, with progress and cancel): the CLI and the review window both call it. Nothing
+here writes — ``write_analysis`` does, atomically, all files or none.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import io
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,12 +19,13 @@ from typing import Any
 import numpy as np
 
 from core.atomic import OutputSet, encode_image, write_bytes, write_json, write_npy
-from core.explain import Explanation, explain, overlay, where_it_looked
-from core.io import LoadedImage
+from core.explain import Cancelled, Explanation, explain, overlay, where_it_looked
+from core.io import LoadedImage, load_image
 from core.labels import LABELS, LEADS, canonical_lead
 from core.model.network import EcgAio
-from core.model.weights import Weights
+from core.model.weights import Weights, card_path_for, default_card_path, load_model, resolve_device
 from core.page import Geometry
+from core.page.detect import PageResult, detect_geometry
 
 RESULT_SCHEMA = "ecg-aio/result@1"
 
@@ -37,6 +41,7 @@ class Analysis:
     explanation: Explanation
     labels: tuple[str, ...]
     timings_ms: dict[str, float]
+    page_reader: PageResult | None = None  # what the page reader said (is it an ECG, why)
 
     def probability(self, key: str) -> float:
         """The network's probability for label ``key``."""
@@ -71,6 +76,66 @@ def analyze(image: LoadedImage, model: EcgAio, weights: Weights, labels: Sequenc
     return Analysis(image, weights, device, geometry, ex, tuple(labels), {**(timings_ms or {}), **ex.timings_ms})
 
 
+#: Stages ``analyze_path`` reports through ``progress(stage, done, total)``, in order.
+STAGES = ("loading", "loading the network", "reading the page", "explaining")
+
+
+def model_for(device: str = "auto", card: str | Path | None = None) -> tuple[EcgAio, Weights]:
+    """The verified network for ``device`` ('auto', 'cpu', 'cuda'), loaded once per card file
+    and device (a changed card or weights file is loaded afresh): loading and checking the 12-MB
+    weights takes about 0.2 s on the 2-core CPU,
+    which a worklist would otherwise pay per image. Raises WeightsError or ValueError (no CUDA)."""
+    path = card_path_for(card) if card is not None else default_card_path()
+    weights = Weights.from_card(path)  # a small JSON read; raises WeightsError as load_model would
+    stamp = tuple((f.stat().st_mtime_ns, f.stat().st_size) if f.is_file() else None for f in (path, weights.file))
+    return _cached_model(str(path), stamp, str(resolve_device(device)))
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_model(card: str, _files: tuple[object, ...], device: str) -> tuple[EcgAio, Weights]:
+    return load_model(card, device=device)
+
+
+def analyze_path(path: str | Path, *, page: int = 1, device: str = "auto", card: str | Path | None = None,
+                 labels: Sequence[str] = LABELS, method: str = "jacobian", smoothgrad: int = 0,
+                 on_loaded: Callable[[LoadedImage], None] | None = None,
+                 progress: Callable[[str, int, int], None] | None = None,
+                 cancel: Callable[[], bool] | None = None) -> Analysis:
+    """Load page ``page`` of an ECG file, find its page geometry and run the network on it.
+
+    The one path from a file to an ``Analysis``, shared by ``ecg-aio analyze`` and the review
+    window. ``on_loaded(image)`` is called as soon as the pixels are decoded (the window shows
+    the page while the network reads it); ``progress(stage, done, total)`` names one of
+    ``STAGES``; ``cancel()`` returning True raises ``core.explain.Cancelled`` at the next stage
+    or label. Raises ImageLoadError for a bad file and WeightsError for missing or corrupt
+    weights (after the image was loaded, so its own faults are reported first).
+    """
+    def stage(name: str, done: int = 0, total: int = 1) -> None:
+        if cancel is not None and cancel():
+            raise Cancelled("analysis cancelled")
+        if progress is not None:
+            progress(name, done, total)
+
+    t0 = time.perf_counter()
+    stage("loading")
+    image = load_image(path, page=page)
+    t_load = (time.perf_counter() - t0) * 1000
+    if on_loaded is not None:
+        on_loaded(image)
+    stage("loading the network")
+    model, weights = model_for(device, card)
+    stage("reading the page")
+    t1 = time.perf_counter()
+    reader = detect_geometry(image.rgb)
+    t_page = (time.perf_counter() - t1) * 1000
+    stage("explaining", 0, len(labels))
+    dev = str(next(model.parameters()).device)
+    a = analyze(image, model, weights, labels, method=method, smoothgrad=smoothgrad, geometry=reader.geometry,
+                device=dev, timings_ms={"load": t_load, "page": t_page},
+                progress=lambda done, total: stage("explaining", done, total), cancel=cancel)
+    return dataclasses.replace(a, page_reader=reader)
+
+
 def result_json(a: Analysis, files: dict[str, dict[str, str]]) -> dict[str, Any]:
     """The ``ecg-aio/result@1`` document (DESIGN.md)."""
     entries = []
@@ -86,6 +151,8 @@ def result_json(a: Analysis, files: dict[str, dict[str, str]]) -> dict[str, Any]
         "device": a.device,
         "timings_ms": {k: round(v, 1) for k, v in a.timings_ms.items()},
         "geometry": None if a.geometry is None else a.geometry.to_json(),
+        "page_reader": None if a.page_reader is None else {"is_ecg": a.page_reader.is_ecg,
+                                                           "reason": a.page_reader.reason},
         "labels": entries,
     }
 

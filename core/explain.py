@@ -310,10 +310,17 @@ def overlay(rgb: np.ndarray, sal: np.ndarray, opacity: float = 0.6, threshold: f
     s = np.asarray(sal, np.float32)
     if blur_sigma_px > 0:
         s = cv2.GaussianBlur(s, (0, 0), blur_sigma_px)
-    n = robust_normalise(s)
-    alpha = np.where((n >= threshold) & (n > 0), opacity * n, 0.0)[..., None]
+    alpha = opacity * overlay_alpha(s, threshold)[..., None]
     blended = rgb * (1.0 - alpha) + np.asarray(colour, np.float32) * alpha
     return np.where(alpha > 0, np.clip(np.round(blended), 0, 255), rgb).astype(np.uint8)
+
+
+def overlay_alpha(sal: np.ndarray, threshold: float = 0.1) -> np.ndarray:
+    """The overlay's opacity per pixel, before the layer's own: the robust-normalised map
+    where it reaches ``threshold``, else 0 (float32 in [0, 1]). ``overlay`` blends with it;
+    the review window draws it as the alpha of a purple layer whose opacity the reader sets."""
+    n = robust_normalise(sal)
+    return np.where((n >= threshold) & (n > 0), n, 0.0).astype(np.float32)
 
 
 def where_it_looked(sal: np.ndarray, geometry: Geometry | None, label: str,

@@ -40,6 +40,7 @@ class Weights:
     thresholds: label -> probability at or above which the label is called positive.
     input: the network's input size and normalisation. net: the network's shape.
     training/metrics: free-form records of how it was made and how well it does.
+    limits: sentences on what its evaluation showed it is weak at (the review window quotes them).
     """
 
     name: str
@@ -52,6 +53,7 @@ class Weights:
     net: NetConfig
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    limits: tuple[str, ...] = ()
 
     @classmethod
     def from_card(cls, card_path: str | Path) -> "Weights":
@@ -71,6 +73,7 @@ class Weights:
                 net=NetConfig.from_json(card["net"]),
                 training=dict(card.get("training") or {}),
                 metrics=dict(card.get("metrics") or {}),
+                limits=tuple(str(line) for line in card.get("limits") or ()),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise WeightsError(
