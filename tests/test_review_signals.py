@@ -92,8 +92,10 @@ def test_hovering_a_trace_names_its_panel_and_time_once(qtbot, panel: SignalsPan
     _move_to(qtbot, panel, x0 + 1.2, base + 0.3)  # same place: no new emission
     qtbot.wait(50)
     assert len(seen) == 1
+    (_, x_view_end), _ = panel.plot.getViewBox().viewRange()
+    assert x_view_end > 10.1  # the page is wider than tall: there is room right of the panels
     with qtbot.waitSignal(panel.hover_left, timeout=2000):
-        _move_to(qtbot, panel, 11.5, base)  # right of every panel
+        _move_to(qtbot, panel, (10 + x_view_end) / 2, base)  # right of every panel, inside the view
 
 
 def test_show_point_places_the_marker_across_its_panel(panel: SignalsPanel, geometry: Geometry) -> None:
@@ -106,3 +108,16 @@ def test_show_point_places_the_marker_across_its_panel(panel: SignalsPanel, geom
     panel.show_point(None, None)
     xs, _ = panel.marker.getData()
     assert xs is None or len(xs) == 0
+
+
+def test_cabrera_pages_show_avr_inverted_as_printed(panel: SignalsPanel, geometry: Geometry) -> None:
+    import dataclasses
+
+    avr = next(i for i, p in enumerate(geometry.panels) if p.lead == "aVR")
+    base = panel._spans[avr][4]
+    upright = panel.curves[avr].getData()[1] - base
+    panel.set_signals(_sines(geometry), FS_HZ, dataclasses.replace(geometry, layout="cabrera-3x4+1"), QUALITY)
+    assert np.abs(upright).max() > 0.5
+    np.testing.assert_allclose(panel.curves[avr].getData()[1] - base, -upright, atol=1e-5)
+    lead_i = next(i for i, p in enumerate(geometry.panels) if p.lead == "I")
+    assert np.nanmax(panel.curves[lead_i].getData()[1] - panel._spans[lead_i][4]) > 0.5  # others unchanged

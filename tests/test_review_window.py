@@ -85,6 +85,10 @@ def drag(qtbot, window: ReviewWindow, points: list[tuple[float, float]]) -> None
     send(QtCore.QEvent.Type.MouseButtonRelease, positions[-1], left, none)
 
 
+def _drawn(metrics: dict | None) -> bool:
+    return metrics is not None  # the metrics of a marking (None: nothing drawn yet)
+
+
 def test_a_whole_reading_session(qtbot, settings: QtCore.QSettings, worklist: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     window = _window(qtbot, settings)
     with qtbot.waitSignal(window.analysis_shown, timeout=ANALYSIS_S) as shown:
@@ -101,15 +105,15 @@ def test_a_whole_reading_session(qtbot, settings: QtCore.QSettings, worklist: Pa
     panel = window.doc.analysis.geometry.panels[1]
     (x0, y0), (x1, _), (_, y2), _ = panel.quad_px
     ym = (y0 + y2) / 2
-    with qtbot.waitSignal(window.metrics_shown, timeout=30000) as first_metrics:
+    with qtbot.waitSignal(window.metrics_shown, timeout=30000, check_params_cb=_drawn) as first_metrics:
         drag(qtbot, window, [(x0 + 20 + 10 * i, ym) for i in range(30)])
     assert len(ann.history) == 1, "one drag is one undo step"
     assert not ann.is_empty("PVC")
     metrics_one = dict(first_metrics.args[0])
     assert window.compare.value("relevance_mass") == pytest.approx(metrics_one["relevance_mass"])
 
-    with qtbot.waitSignal(window.metrics_shown, timeout=30000) as second_metrics:
-        drag(qtbot, window, [(x1 - 200 + 5 * i, ym + 3 * np.sin(i)) for i in range(30)])
+    with qtbot.waitSignal(window.metrics_shown, timeout=30000, check_params_cb=_drawn) as second_metrics:
+        drag(qtbot, window, [(x1 + 20 + 5 * i, ym + 40 + 3 * np.sin(i)) for i in range(30)])  # the next lead
     assert len(ann.history) == 2
     assert second_metrics.args[0] != metrics_one, "the agreement follows the reader's strokes"
     marked = np.array(ann.mask("PVC"))
@@ -128,7 +132,7 @@ def test_a_whole_reading_session(qtbot, settings: QtCore.QSettings, worklist: Pa
     qtbot.waitUntil(lambda: window.doc.analysis is not None, timeout=ANALYSIS_S)
     assert window.doc.path.name == "sample_scan.jpg"
     assert window.doc.annotations.is_empty("PVC")
-    assert window.worklist.status[first] == "reviewed"
+    assert window.worklist.status_of(first) == "reviewed"
     window.previous_image()
     qtbot.waitUntil(lambda: window.doc.analysis is not None and window.doc.path == first, timeout=ANALYSIS_S)
     np.testing.assert_array_equal(window.doc.annotations.mask("PVC"), marked)

@@ -16,6 +16,7 @@ from PySide6 import QtCore, QtWidgets
 
 from core.labels import LEADS, canonical_lead
 from core.page.geometry import Geometry
+from core.synth.paper import lead_caption, lead_sign
 
 TITLE = "Decoded leads — approximate"
 NO_GEOMETRY = "No leads decoded: the page geometry was not found."
@@ -94,14 +95,14 @@ class SignalsPanel(QtWidgets.QWidget):
             self.plot.addItem(pg.PlotCurveItem(gx, gy, connect="pairs", pen=pg.mkPen(colour, width=1)))
         t = np.arange(signals.shape[1]) / fs_hz
         for p, (x0, _, _, y1, base) in zip(geometry.panels, self._spans):
-            row = signals[LEADS.index(canonical_lead(p.lead.lstrip("-")))]
-            sign = -1.0 if p.lead.startswith("-") else 1.0  # Cabrera pages print -aVR
+            row = signals[LEADS.index(canonical_lead(p.lead))]
+            sign = lead_sign(geometry.layout, p.lead)  # the decoder gives aVR; Cabrera pages print -aVR
             sel = (t >= p.t0_s) & (t < p.t1_s)
             curve = pg.PlotDataItem(x0 + t[sel] - p.t0_s, base + sign * row[sel], pen=pg.mkPen("k", width=1.5),
                                     connect="finite")
             self.plot.addItem(curve)
             self.curves.append(curve)
-            label = pg.TextItem(p.lead, color="k", anchor=(0, 0))
+            label = pg.TextItem(lead_caption(geometry.layout, p.lead), color="k", anchor=(0, 0))
             label.setPos(x0 + 0.05, y1)
             self.plot.addItem(label)
         self.plot.addItem(self.marker)

@@ -53,6 +53,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
         super().__init__()
         self.settings = settings or _settings()
         self.reader: str | None = reader or (self.settings.value("reader") or None)
+        if reader:
+            self.settings.setValue("reader", reader)  # asked once, remembered
         self.device = device
         self.setWindowTitle(f"ECG-AIO Review {core.__version__}")
         self.setAcceptDrops(True)
@@ -475,7 +477,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         if self.worklist is None:
             return
         current = self.doc.path if self.doc else None
-        items = [(p, self.worklist.status[p]) for p in self.worklist.visible()]
+        items = [(p, self.worklist.status_of(p)) for p in self.worklist.visible()]
         self.worklist_panel.show_items(items, current, self.worklist.counts())
 
     # ================================================================ the model's outputs
@@ -684,7 +686,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         doc.reviewed = not doc.reviewed
         self.done_action.setChecked(doc.reviewed)
         if self.worklist is not None:
-            self.worklist.set_status(doc.path, "reviewed" if doc.reviewed else "annotated", force=True)
+            self.worklist.set_status(doc.path, "reviewed" if doc.reviewed else "annotated", reset=True)
             self._show_worklist()
         self.save_now(force=True)
         self._show_model()

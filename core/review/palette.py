@@ -7,15 +7,23 @@ linear RGB), and distances are CIEDE2000 ΔE00 in CIELAB (D65), where ΔE00 ≈ 
 noticeable and ≥ 20 reads as "another colour" at a glance. The model's overlay keeps
 ECG-AIO's purple (``core.explain.PURPLE``): purple means "the model" everywhere in the app.
 
-The colours below were chosen by a search over the sRGB cube in steps of 15 (Okabe-Ito as the
-starting set), under these constraints, measured with the functions of this module:
+The colours below were chosen by a search over the sRGB cube in steps of 15 (Okabe-Ito among
+the candidates), under these constraints, measured with the functions of this module:
 
-- each reader colour is ≥ 20 ΔE00 from the purple overlay under normal vision, deuteranopia and
+- each reader colour is >= 20 ΔE00 from the purple overlay under normal vision, deuteranopia and
   protanopia (only one label's layer is compared with the model at a time);
-- every colour is ≥ 25 ΔE00 from white, so it shows when drawn translucently on white or pink
-  paper, and ≥ 20 from black, so a stroke cannot pass for the printed trace;
+- every colour is >= 25 ΔE00 from white, so it shows when drawn translucently on white or pink
+  paper, >= 20 from black, so a stroke cannot pass for the printed trace, and has L* >= 35;
+- reader colours are not purple (CIELAB hue outside 280-350°) and are >= 20 ΔE00 from the
+  red (226, 70, 78) and pink (236, 128, 156) grid lines that most ECG paper prints (reds drawn
+  at half opacity vanished into those grids), with chroma C* >= 40;
 - then the smallest pairwise ΔE00 among the 8 reader colours under the three visions was made
-  as large as the constraints allowed (all 8 layers may be shown together).
+  as large as these allowed (all 8 layers may be shown together). A dichromat sees little but
+  lightness and blue-yellow, so eight colours stay only 12.5-13.3 ΔE00 apart for one (16.6 for
+  normal vision); dropping the grid and chroma constraints raised that to about 16, with reds
+  that vanish into the grid and muddy greys. Labels a reader may mark on the same page and
+  confuse (AF/AFL, PVC/PAC, LBBB/RBBB, SR/AF, SR/PAC, SR/IAVB, AF/PAC, AFL/PAC) got colours
+  >= 28 ΔE00 apart under all three visions.
 """
 from __future__ import annotations
 
@@ -44,19 +52,28 @@ MACHADO_2009: dict[str, np.ndarray] = {
                             [0.004733, 0.691367, 0.303900]]),
 }
 
-# The reader's annotation, one colour per label (core.labels order). Measured ΔE00 minima:
-# PLACEHOLDER
-READER_COLOURS: dict[str, RGB] = dict(zip(LABELS, (
-    (230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66),
-    (0, 114, 178), (213, 94, 0), (204, 121, 167), (90, 90, 90),
-)))
+# The reader's annotation, one colour per label (core.labels order). Measured ΔE00, smallest over
+# the 28 pairs: 16.6 normal, 13.3 deuteranopia, 12.5 protanopia, 10.2 tritanopia; smallest to
+# the purple overlay: 48.1 normal, 30.7 deuteranopia, 38.7 protanopia, 22.5 tritanopia; to
+# white >= 30.7, to black >= 33.2.
+READER_COLOURS: dict[str, RGB] = {
+    "SR": (75, 90, 0),      # olive
+    "AF": (210, 240, 0),    # lime
+    "AFL": (150, 120, 15),  # ochre
+    "PVC": (225, 150, 0),   # orange
+    "PAC": (90, 165, 255),  # cornflower blue
+    "IAVB": (0, 165, 135),  # teal
+    "LBBB": (15, 210, 120),  # emerald
+    "RBBB": (0, 120, 75),   # dark green
+}
 
-# Model vs reader for one label. model_only is the overlay's own purple. Measured ΔE00 minima:
-# PLACEHOLDER
+# Model vs reader for one label: model_only is the overlay's own purple, agreement green, the
+# reader's own evidence amber. Measured ΔE00, smallest of the three pairs: 47.0 normal,
+# 35.0 deuteranopia, 25.7 protanopia, 43.0 tritanopia; to white >= 32.0.
 AGREEMENT_COLOURS: dict[str, RGB] = {
-    "both": (230, 159, 0),
+    "both": (0, 135, 90),
     "model_only": PURPLE,
-    "reader_only": (0, 158, 115),
+    "reader_only": (255, 180, 0),
 }
 
 
