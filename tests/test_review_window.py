@@ -230,6 +230,7 @@ CRASHING_SESSION = textwrap.dedent("""
     while window.doc.image is None:
         app.processEvents(); time.sleep(0.01)
     window.set_tool("brush")
+    window.select_label("PVC")
     for i in range(6):
         window._stroke([(200 + 40 * i, 300), (230 + 40 * i, 340)])
         t = time.time()
@@ -266,6 +267,7 @@ def test_a_killed_session_loses_no_saved_stroke(tmp_path: Path) -> None:
 
     for i in range(6):  # the same strokes, drawn independently of the window
         cv2.line(ref, (200 + 40 * i, 300), (230 + 40 * i, 340), 1, 1)
-    assert annotations.mask(annotations.labels_drawn()[0])[ref > 0].all(), "every stroke made before the kill is back"
+    assert annotations.labels_drawn() == ["PVC"]
+    assert annotations.mask("PVC")[ref > 0].all(), "every stroke made before the kill is back"
     assert not any(p.name.endswith(".tmp") for p in folder.iterdir()), "no half-written file"
     assert image.read_bytes() == (SAMPLES / "sample_scan.jpg").read_bytes()

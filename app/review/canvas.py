@@ -207,6 +207,8 @@ class Canvas(pg.GraphicsLayoutWidget):
             item.setRect(QtCore.QRectF(0, 0, picture.shape[1] if z == 0 else self.image_size[0],
                                        picture.shape[0] if z == 0 else self.image_size[1]))
             item.setZValue(z)
+            if z == 1:
+                item.setOpacity(self.reader_item.opacity())
             self.twin.addItem(item)
         self.twin.setXLink(self.box)
         self.twin.setYLink(self.box)

@@ -101,7 +101,7 @@ class DiagnosesPanel(QtWidgets.QWidget):
         self.warnings.setStyleSheet("QLabel { color: #8a4b00; }")
         self.summary = QtWidgets.QLabel()
         self.summary.setWordWrap(True)
-        self.profile = pg.PlotWidget()
+        self.profile = pg.PlotWidget(background="w")
         self.profile.setMinimumHeight(160)
         self.profile.setMenuEnabled(False)
         self.profile.setMouseEnabled(False, False)
@@ -217,7 +217,7 @@ class ComparePanel(QtWidgets.QWidget):
         self.metrics.setRootIsDecorated(False)
         self.note = QtWidgets.QLabel()
         self.note.setWordWrap(True)
-        self.bars = pg.PlotWidget()
+        self.bars = pg.PlotWidget(background="w")
         self.bars.setMinimumHeight(150)
         self.bars.setMenuEnabled(False)
         self.bars.setMouseEnabled(False, False)
@@ -277,3 +277,40 @@ class ComparePanel(QtWidgets.QWidget):
             if item.text(0) == words:
                 return item.data(1, QtCore.Qt.ItemDataRole.UserRole)
         return None
+
+
+class LayersPanel(QtWidgets.QWidget):
+    """Each canvas layer's visibility and opacity, as napari's layer list shows them."""
+
+    changed = QtCore.Signal(str, bool, float)  # layer name, visible, opacity
+
+    WORDS = {"image": "ECG image", "model": "Model overlay (purple)", "reader": "Your annotation",
+             "agreement": "Agreement colours", "geometry": "Page geometry"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        layout = QtWidgets.QGridLayout(self)
+        self.boxes: dict[str, QtWidgets.QCheckBox] = {}
+        self.sliders: dict[str, QtWidgets.QSlider] = {}
+        for row, (name, words) in enumerate(reversed(self.WORDS.items())):  # top layer first
+            box = QtWidgets.QCheckBox(words)
+            slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+            slider.setRange(0, 100)
+            slider.setToolTip(f"Opacity of {words.lower()}")
+            box.toggled.connect(lambda _on, n=name: self._emit(n))
+            slider.valueChanged.connect(lambda _v, n=name: self._emit(n))
+            layout.addWidget(box, row, 0)
+            layout.addWidget(slider, row, 1)
+            self.boxes[name], self.sliders[name] = box, slider
+
+    def show_layers(self, layers: dict) -> None:  # name -> core.review.document.Layer
+        for name, layer in layers.items():
+            for widget in (self.boxes[name], self.sliders[name]):
+                widget.blockSignals(True)
+            self.boxes[name].setChecked(layer.visible)
+            self.sliders[name].setValue(round(100 * layer.opacity))
+            for widget in (self.boxes[name], self.sliders[name]):
+                widget.blockSignals(False)
+
+    def _emit(self, name: str) -> None:
+        self.changed.emit(name, self.boxes[name].isChecked(), self.sliders[name].value() / 100)

@@ -20,7 +20,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 import core
 from app.review.canvas import TOOLS, Canvas, reduced, rgba_layer
-from app.review.panels import ComparePanel, DiagnosesPanel, WorklistPanel
+from app.review.panels import ComparePanel, DiagnosesPanel, LayersPanel, WorklistPanel
 from app.review.workers import Latest, one_sentence
 from core.analyze import Analysis, analyze_path
 from core.explain import PURPLE, overlay_alpha
@@ -91,6 +91,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.worklist_panel = WorklistPanel()
         self.worklist_panel.activated.connect(lambda p: self.open_path(p))
         self.worklist_panel.filter_changed.connect(self._filter)
+        self.layers_panel = LayersPanel()
+        self.layers_panel.changed.connect(self._layer_changed)
         from app.review.signals import SignalsPanel
 
         self.signals = SignalsPanel()
@@ -98,18 +100,22 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
         for name, title, widget, area in (
                 ("worklist", "Worklist", self.worklist_panel, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea),
+                ("layers", "Layers", self.layers_panel, QtCore.Qt.DockWidgetArea.LeftDockWidgetArea),
                 ("diagnoses", "Diagnoses", self.diagnoses, QtCore.Qt.DockWidgetArea.RightDockWidgetArea),
                 ("compare", "Model vs reader", self.compare, QtCore.Qt.DockWidgetArea.RightDockWidgetArea),
-                ("signals", "Decoded leads", self.signals, QtCore.Qt.DockWidgetArea.BottomDockWidgetArea)):
+                ("signals", "Decoded leads", self.signals, QtCore.Qt.DockWidgetArea.RightDockWidgetArea)):
             dock = QtWidgets.QDockWidget(title, self)
             dock.setObjectName(name)
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
             self.docks[name] = dock
         self.tabifyDockWidget(self.docks["diagnoses"], self.docks["compare"])
+        # the decoded page keeps its paper aspect (square grid): it fits the tall right column
+        self.tabifyDockWidget(self.docks["compare"], self.docks["signals"])
         self.docks["diagnoses"].raise_()
         self.docks["worklist"].hide()
-        self.docks["signals"].hide()
+        self.resizeDocks([self.docks["layers"], self.docks["diagnoses"]], [230, 560],
+                         QtCore.Qt.Orientation.Horizontal)
         self.progress = QtWidgets.QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.hide()
@@ -211,6 +217,12 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.done_action = self._action(review, "Mark image &done", self.mark_done, "Ctrl+D", checkable=True)
         self.blind_action = self._action(review, "&Blinded reading (hide the model until done)", self.toggle_blinded,
                                          "Ctrl+B", checkable=True)
+        for status, words, key in (("annotated", "This label: &annotated", "Ctrl+Alt+A"),
+                                   ("not_visible", "This label: feature &not visible", "Ctrl+Alt+N"),
+                                   ("not_assessable", "This label: not a&ssessable", "Ctrl+Alt+S"),
+                                   (None, "This label: &undecided", "Ctrl+Alt+U")):
+            self._action(review, words, lambda s=status: self.set_label_status(s), key)
+        review.addSeparator()
         self._action(review, "&Next image", self.next_image, ["PgDown", "N"])
         self._action(review, "&Previous image", self.previous_image, ["PgUp", "P"])
 
@@ -323,6 +335,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         if self.worklist is not None and path in self.worklist.paths:
             self.worklist.current = self.worklist.paths.index(path)
         self.doc = Document(path, page or 1)
+        self.doc.layers["model"].opacity = self.opacity.value() / 100
         self.folder = None
         self._asked_page = page is not None
         self.canvas.set_image(None)
@@ -398,6 +411,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         quality = next((t for t in analysis.weights.limits if "decoder" in t), "")
         self.signals.set_signals(analysis.explanation.signals, fs, analysis.geometry, quality)
         self.select_label(self.selected)
+        self._update_brush_label()
         self.statusBar().showMessage(f"{doc.path.name}: {analysis.page_reader.reason if analysis.page_reader else ''} "
                                      f"Analysed in {sum(analysis.timings_ms.values()) / 1000:.1f} s on {analysis.device}.")
         self.analysis_shown.emit(analysis)
@@ -519,16 +533,30 @@ class ReviewWindow(QtWidgets.QMainWindow):
     def _apply_layers(self) -> None:
         if self.doc is None:
             return
+        self.layers_panel.show_layers(self.doc.layers)
         agreement = self.compare_mode == "agreement"
         for name, layer in self.doc.layers.items():
             visible = layer.visible
             if name == "model":
                 visible = visible and not agreement and self._model_visible()
-            if name == "reader" and agreement:
-                visible = False
+            if name == "reader" and self.compare_mode != "overlay":
+                visible = False  # agreement colours show it; side by side shows it in its own view
             if name == "agreement":
                 visible = agreement and self._model_visible()
             self.canvas.set_layer_style(name, visible, layer.opacity)
+
+    def _layer_changed(self, name: str, visible: bool, opacity: float) -> None:
+        if self.doc is None:
+            return
+        layer = self.doc.layers[name]
+        layer.visible, layer.opacity = visible, opacity
+        self.layer_actions[name].setChecked(visible)
+        if name == "model":
+            self.opacity.blockSignals(True)
+            self.opacity.setValue(round(100 * opacity))
+            self.opacity.blockSignals(False)
+            self.settings.setValue("opacity", opacity)
+        self._apply_layers()
 
     def toggle_layer(self, name: str) -> None:
         if self.doc is None:
@@ -653,6 +681,16 @@ class ReviewWindow(QtWidgets.QMainWindow):
         if ann is not None:
             ann.set_status(self.selected, status)
             self.autosave_timer.start()
+            if self.worklist is not None and self.doc is not None and status is not None:
+                self.worklist.set_status(self.doc.path, "annotated")
+                self._show_worklist()
+
+    def set_label_status(self, status: str | None) -> None:
+        """The reader's call on the selected label (annotated, feature not visible, not assessable)."""
+        self._set_status(status)
+        ann = self.doc.annotations if self.doc else None
+        if ann is not None:
+            self.compare.show_label(self.selected, ann.status_of(self.selected))
 
     def _reader_rgba(self) -> np.ndarray | None:
         doc = self.doc
@@ -869,7 +907,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
 
     def _hover_image(self, x: float, y: float) -> None:
         geometry = self.doc.geometry if self.doc else None
-        if geometry is None or geometry.page_to_image is None or not self.docks["signals"].isVisible():
+        if geometry is None or geometry.page_to_image is None or self.signals.visibleRegion().isEmpty():
             return
         found = geometry.pixel_to_signal(x, y)
         self.signals.show_point(*(found[:2] if found else (None, None)))

@@ -34,7 +34,6 @@ import cv2
 import numpy as np
 
 from core.explain import PURPLE
-from core.labels import LABELS
 
 RGB = tuple[int, int, int]
 CVD_KINDS: tuple[str, ...] = ("deuteranopia", "protanopia", "tritanopia")
