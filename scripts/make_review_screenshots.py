@@ -93,6 +93,7 @@ def main() -> None:
         window.docks["compare"].raise_()
         settle(app, 3.0)
         window.grab().save(str(args.out / "photo_compare.png"))
+        window.export_report(None, args.out / "report.png")  # the one-page report of this comparison
 
         # 3. side by side: the model (left) and the reader (right), linked
         window.set_compare_mode("side_by_side")

@@ -302,6 +302,7 @@ class LayersPanel(QtWidgets.QWidget):
             layout.addWidget(box, row, 0)
             layout.addWidget(slider, row, 1)
             self.boxes[name], self.sliders[name] = box, slider
+        layout.setRowStretch(len(self.WORDS), 1)
 
     def show_layers(self, layers: dict) -> None:  # name -> core.review.document.Layer
         for name, layer in layers.items():

@@ -70,6 +70,11 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.analysing = Latest(self)
         self.measuring = Latest(self)
         self._metrics: dict[str, Any] | None = None
+        self._shown_layers: dict[str, bool] = {}  # layers the reader showed or hid: kept from image to image
+        self._asked_page = False  # the page question was asked for the open file
+        self._save_blocked = False  # an unreadable earlier annotation must not be overwritten
+        self._saved_version: tuple[int, int, tuple] | None = None
+        self.last_message = ""  # the last sentence shown in a dialog
         self._build()
         self._restore()
         self.set_tool("pan")
@@ -336,6 +341,10 @@ class ReviewWindow(QtWidgets.QMainWindow):
             self.worklist.current = self.worklist.paths.index(path)
         self.doc = Document(path, page or 1)
         self.doc.layers["model"].opacity = self.opacity.value() / 100
+        self.doc.layers["agreement"].visible = self.compare_mode == "agreement"
+        for name in ("reader", "geometry"):  # what the reader chose to see stays as it was
+            if name in self._shown_layers:
+                self.doc.layers[name].visible = self._shown_layers[name]
         self.folder = None
         self._asked_page = page is not None
         self.canvas.set_image(None)
@@ -542,7 +551,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
             if name == "reader" and self.compare_mode != "overlay":
                 visible = False  # agreement colours show it; side by side shows it in its own view
             if name == "agreement":
-                visible = agreement and self._model_visible()
+                visible = visible and agreement and self._model_visible()
             self.canvas.set_layer_style(name, visible, layer.opacity)
 
     def _layer_changed(self, name: str, visible: bool, opacity: float) -> None:
@@ -550,6 +559,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
             return
         layer = self.doc.layers[name]
         layer.visible, layer.opacity = visible, opacity
+        self._shown_layers = {**self._shown_layers, name: visible}
         self.layer_actions[name].setChecked(visible)
         if name == "model":
             self.opacity.blockSignals(True)
@@ -564,6 +574,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
             return
         layer = self.doc.layers[name]
         layer.visible = not layer.visible
+        self._shown_layers = {**self._shown_layers, name: layer.visible}
         self.layer_actions[name].setChecked(layer.visible)
         self._apply_layers()
 
@@ -578,6 +589,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
 
     def set_compare_mode(self, mode: str) -> None:
         self.compare_mode = mode
+        if self.doc is not None:
+            self.doc.layers["agreement"].visible = mode == "agreement"
         index = self.compare.mode_box.findData(mode)
         if index != self.compare.mode_box.currentIndex():
             self.compare.mode_box.setCurrentIndex(index)
@@ -806,13 +819,13 @@ class ReviewWindow(QtWidgets.QMainWindow):
         doc = self.doc
         if doc is None or doc.image is None or doc.annotations is None or self.reader is None:
             return
-        if getattr(self, "_save_blocked", False):
+        if self._save_blocked:
             return
         ann = doc.annotations
         if not force and ann.saved_to is None and not ann.labels_drawn() and not any(ann.status.values()) \
                 and not doc.reviewed:
             return  # nothing drawn yet: no folder beside every image merely looked at
-        if not force and getattr(self, "_saved_version", None) == (id(ann), ann.version, tuple(ann.status.values())):
+        if not force and self._saved_version == (id(ann), ann.version, tuple(ann.status.values())):
             return
         folder = self._target_folder()
         if folder is None:
