@@ -207,7 +207,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.caliper_kind = "RR"
         calipers = tools.addMenu("Caliper &measures")
         kinds = QtGui.QActionGroup(self)
-        for kind, key in (("RR", "Shift+1"), ("PR", "Shift+2"), ("QRS", "Shift+3"), ("QT", "Shift+4"), ("free", "Shift+5")):
+        for kind, key in (("RR", "Alt+1"), ("PR", "Alt+2"), ("QRS", "Alt+3"), ("QT", "Alt+4"), ("free", "Alt+5")):
             action = self._action(calipers, kind, lambda k=kind: self._set_caliper_kind(k), key, checkable=True,
                                   help_text=f"Caliper measures {kind}")
             action.setChecked(kind == "RR")
