@@ -354,5 +354,5 @@ def test_every_real_image_loads() -> None:
         image = load_image(path)
         w, h = image.size
         assert image.rgb.dtype == np.uint8 and image.rgb.shape == (h, w, 3), path.name
-        assert 300 <= min(w, h) and max(w, h) <= 8000, path.name
+        assert 200 <= min(w, h) and max(w, h) <= 8000, path.name  # small real scans exist: 640 × 289
         assert image.rgb.std() > 5, path.name  # not a blank page
