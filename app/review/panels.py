@@ -123,7 +123,9 @@ class DiagnosesPanel(QtWidgets.QWidget):
     def show_message(self, text: str) -> None:
         """No analysis to show (loading, blinded, no weights): say why, clear the rest."""
         self.message.setText(text)
+        self.table.blockSignals(True)  # clearing deselects: not the reader choosing a label
         self.table.clear()
+        self.table.blockSignals(False)
         self.warnings.clear()
         self.summary.clear()
         self.profile_image.clear()

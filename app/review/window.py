@@ -316,8 +316,12 @@ class ReviewWindow(QtWidgets.QMainWindow):
 
     def dropEvent(self, event: QtGui.QDropEvent) -> None:
         urls = [u for u in event.mimeData().urls() if u.isLocalFile()]
-        if urls:
-            self.open_path(Path(urls[0].toLocalFile()))
+        if not urls:
+            event.ignore()
+            return
+        event.setDropAction(QtCore.Qt.DropAction.CopyAction)  # never Move: the file manager would delete the scan
+        event.accept()
+        self.open_path(Path(urls[0].toLocalFile()))
 
     def open_path(self, path: Path | str, page: int | None = None) -> None:
         """Open an image (a PDF or TIFF with several pages asks which), or a folder as a worklist."""
@@ -462,8 +466,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
 
         if name == "cuda" and not torch.cuda.is_available():
             self.device_actions[self.device].setChecked(True)
-            self._tell("CUDA is not available on this computer: PyTorch sees no NVIDIA GPU and driver. "
-                       "The network keeps running on the CPU.", "No CUDA")
+            self._tell("CUDA is not available on this computer (PyTorch sees no NVIDIA GPU and driver), "
+                       "so the network keeps running on the CPU.", "No CUDA")
             return
         self.device = name
         self.device_actions[name].setChecked(True)
@@ -786,9 +790,9 @@ class ReviewWindow(QtWidgets.QMainWindow):
                 doc.reviewed = bool(meta.get("reviewed"))
             self.folder = found
         except ValueError as exc:
-            self._tell(f"Your earlier annotation of this image could not be read: {exc} It is left as it is; "
-                       "new strokes are not saved until you choose another folder (File ▸ Save annotations in "
-                       "another folder).")
+            self._tell(f"Your earlier annotation of this image could not be read ({str(exc).rstrip('.')}), so it "
+                       "is left as it is and new strokes are not saved until you choose another folder (File ▸ "
+                       "Save annotations in another folder).")
             self.folder = None
             self._save_blocked = True
             return
@@ -836,8 +840,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
                        page=doc.page, model_version=a.weights.version if a else None, reviewed=doc.reviewed,
                        blinded=self.blinded)
         except OSError as exc:
-            self._tell(f"Your annotation could not be saved in {folder}: {one_sentence(exc)} "
-                       "Choose another folder (File ▸ Save annotations in another folder).", "Not saved")
+            self._tell(f"Your annotation could not be saved in {folder} ({one_sentence(exc).rstrip('.')}); "
+                       "choose another folder (File ▸ Save annotations in another folder).", "Not saved")
             self.folder = None
             return
         self._saved_version = (id(ann), ann.version, tuple(ann.status.values()))
@@ -951,7 +955,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
             try:
                 self.export_report(pdf, pdf.with_suffix(".png"), pdf.with_name(pdf.stem + "_metrics.csv"))
             except OSError as exc:
-                self._tell(f"The report could not be written: {one_sentence(exc)} Choose another folder.")
+                self._tell(f"The report could not be written ({one_sentence(exc).rstrip('.')}); choose another folder.")
                 return
             self.statusBar().showMessage(f"Report written: {pdf.name}, {pdf.with_suffix('.png').name} and the metrics CSV.")
 
