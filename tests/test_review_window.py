@@ -96,7 +96,7 @@ def test_a_whole_reading_session(qtbot, settings: QtCore.QSettings, worklist: Pa
     first = window.doc.path
     assert first.name == "sample_photo.jpg"  # natural order of the folder
     assert shown.args[0].image.path == str(first)
-    assert window.canvas.model_item.image is not None  # the purple overlay is on screen
+    qtbot.waitUntil(lambda: window.canvas.model_item.image is not None, timeout=30000)  # the purple overlay
 
     window.select_label("PVC")
     assert window.diagnoses.table.currentItem().text(0).startswith("PVC")
@@ -198,7 +198,8 @@ def test_blinded_reading_hides_the_model_until_done(qtbot, settings: QtCore.QSet
     assert window.diagnoses.table.topLevelItemCount() == 0
     assert "Blinded" in window.diagnoses.message.text()
     assert not window.canvas.model_item.isVisible() or window.canvas.model_item.image is None
-    window.mark_done()
+    with qtbot.waitSignal(window.overlay_shown, timeout=30000):
+        window.mark_done()
     assert window.diagnoses.table.topLevelItemCount() == 8
     assert window.canvas.model_item.isVisible() and window.canvas.model_item.image is not None
 

@@ -144,7 +144,7 @@ def test_a_two_page_file_asks_which_page_and_shows_page_two(qtbot, settings: QtC
     on_screen = _shown_pixels(window)
     assert _mean_diff(on_screen, photo) < 12 < _mean_diff(on_screen, scan), "page 2's pixels are on screen"
     assert window.diagnoses.table.topLevelItemCount() == len(LABELS)
-    assert window.canvas.model_item.image is not None  # page 2's overlay
+    qtbot.waitUntil(lambda: window.canvas.model_item.image is not None, timeout=30000)  # page 2's overlay
     assert not _visible_page_dialogs(window), "asked once, not again for the page chosen"
     assert shown[-1] is window.doc.analysis, "no late page-1 result replaced page 2"
 
@@ -282,7 +282,8 @@ def test_a_reading_session_by_keyboard_only(qtbot, settings: QtCore.QSettings, t
     _press(qtbot, window, Key.Key_Y, Mod.ControlModifier)
     np.testing.assert_array_equal(ann.mask(label), marked)
 
-    assert window.canvas.model_item.isVisible() and window.canvas.model_item.image is not None
+    qtbot.waitUntil(lambda: window.canvas.model_item.image is not None, timeout=30000)
+    assert window.canvas.model_item.isVisible()
     _press(qtbot, window, Key.Key_M)
     assert not window.canvas.model_item.isVisible() and not window.layer_actions["model"].isChecked()
     _press(qtbot, window, Key.Key_M)
@@ -349,6 +350,9 @@ KEYBOARD_BLINDING = textwrap.dedent("""
     press(QtCore.Qt.Key.Key_B, QtCore.Qt.KeyboardModifier.ControlModifier)
     state("blinded")
     press(QtCore.Qt.Key.Key_B, QtCore.Qt.KeyboardModifier.ControlModifier)
+    deadline = time.time() + 30  # the overlay is drawn in a worker
+    while window.canvas.model_item.image is None and time.time() < deadline:
+        app.processEvents(); time.sleep(0.01)
     state("unblinded")
 """)
 
@@ -522,4 +526,4 @@ def test_a_cancelled_analysis_shows_nothing_until_analysed_again(qtbot, settings
         _press(qtbot, window, Key.Key_R, Mod.ControlModifier)
     assert len(shown) == 1 and window.doc.analysis is shown[0]
     assert window.diagnoses.table.topLevelItemCount() == len(LABELS)
-    assert window.canvas.model_item.image is not None
+    qtbot.waitUntil(lambda: window.canvas.model_item.image is not None, timeout=30000)

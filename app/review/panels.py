@@ -12,7 +12,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from core.analyze import Analysis
 from core.compare import CELL_S
-from core.explain import PURPLE, where_it_looked
+from core.explain import PURPLE
 from core.labels import BY_KEY, LABELS, LEADS
 from core.review.annotations import STATUSES
 from core.review.document import sorted_labels
@@ -131,7 +131,7 @@ class DiagnosesPanel(QtWidgets.QWidget):
         self.profile_image.clear()
         self._keys = []
 
-    def show_analysis(self, analysis: Analysis, selected: str, warnings: list[str]) -> None:
+    def show_analysis(self, analysis: Analysis, selected: str) -> None:
         self.message.setText(f"{analysis.weights.name} {analysis.weights.version} on {analysis.device}. "
                              "Select a label to see where the network looked.")
         self.table.blockSignals(True)
@@ -155,13 +155,12 @@ class DiagnosesPanel(QtWidgets.QWidget):
         for c in range(4):
             self.table.resizeColumnToContents(c)
         self.table.blockSignals(False)
-        self.show_label(analysis, selected, warnings)
 
-    def show_label(self, analysis: Analysis, key: str, warnings: list[str]) -> None:
-        """The selected label's warnings and its where-it-looked profile (leads × time)."""
+    def show_label(self, analysis: Analysis, key: str, warnings: list[str], where: dict) -> None:
+        """The selected label's warnings and its where-it-looked profile (leads × time);
+        ``where`` is ``core.explain.where_it_looked``'s answer, computed off the event loop."""
         self.warnings.setText("\n".join(f"⚠ {w}" for w in warnings))
         self.warnings.setVisible(bool(warnings))
-        where = where_it_looked(analysis.explanation.saliency[key], analysis.geometry, key)
         self.summary.setText(where["summary"])
         if where["per_cell"] is None:
             self.profile_image.clear()
