@@ -272,3 +272,25 @@ def test_a_killed_session_loses_no_saved_stroke(tmp_path: Path) -> None:
     assert annotations.mask("PVC")[ref > 0].all(), "every stroke made before the kill is back"
     assert not any(p.name.endswith(".tmp") for p in folder.iterdir()), "no half-written file"
     assert image.read_bytes() == (SAMPLES / "sample_scan.jpg").read_bytes()
+
+
+def test_what_is_drawn_on_screen_is_the_marking(qtbot, settings: QtCore.QSettings) -> None:  # type: ignore[no-untyped-def]
+    """Edits redraw only the tiles they touch; the result must equal a full redraw of the masks."""
+    window = _window(qtbot, settings)
+    _open_and_wait(qtbot, window, SAMPLES / "sample_scan.jpg")
+    window.set_tool("brush")
+    window.select_label("AF")
+    window._stroke([(100.0, 300.0), (1500.0, 320.0)])
+    window.select_label("PVC")
+    window._stroke([(700.0, 100.0), (720.0, 1200.0)])  # crosses AF's stroke and a tile edge (512 px)
+    window.set_tool("eraser")
+    window._stroke([(650.0, 310.0), (800.0, 310.0)])
+    window.set_tool("rectangle")
+    window._edit(lambda a, k: a.rectangle(k, (1000, 1000), (1100, 1050)))
+    shown = window.canvas.reader_item
+    np.testing.assert_array_equal(shown.image, window._reader_rgba())
+    tile = shown.TILE_PX
+    for (i, j), item in shown._tiles.items():
+        np.testing.assert_array_equal(item.image, shown.image[j * tile:(j + 1) * tile, i * tile:(i + 1) * tile])
+    drawn = {(x // tile, y // tile) for y, x in zip(*np.nonzero(shown.image[..., 3]))}
+    assert drawn <= set(shown._tiles), "every drawn pixel lies on a tile"

@@ -19,6 +19,50 @@ TOOLS = ("pan", "brush", "eraser", "rectangle", "lasso", "caliper")
 MAX_LAYER_SIDE_PX = 2000
 
 
+class TiledLayer(pg.ItemGroup):
+    """A full-resolution RGBA layer cut into tiles, so that an edit re-uploads only the tiles it
+    touched: one ImageItem of a 12-MP photo re-converts 48 MB on every stroke (~0.1 s)."""
+
+    TILE_PX = 512
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.image: np.ndarray | None = None
+        self._tiles: dict[tuple[int, int], pg.ImageItem] = {}
+
+    def clear(self) -> None:
+        for tile in self._tiles.values():
+            tile.setParentItem(None)
+            if tile.scene() is not None:
+                tile.scene().removeItem(tile)
+        self._tiles.clear()
+        self.image = None
+
+    def set_image(self, rgba: np.ndarray) -> None:
+        self.clear()
+        self.image = rgba
+        self.update_region((0, 0, rgba.shape[1], rgba.shape[0]))
+
+    def update_region(self, bbox_px: tuple[int, int, int, int]) -> None:
+        """Redraw the tiles that overlap ``bbox_px`` (x0, y0, x1, y1) from ``self.image``."""
+        if self.image is None:
+            return
+        h, w = self.image.shape[:2]
+        t = self.TILE_PX
+        x0, y0, x1, y1 = bbox_px
+        for j in range(max(0, y0) // t, min(h - 1, y1 - 1) // t + 1):
+            for i in range(max(0, x0) // t, min(w - 1, x1 - 1) // t + 1):
+                part = self.image[j * t:(j + 1) * t, i * t:(i + 1) * t]
+                tile = self._tiles.get((i, j))
+                if tile is None and not part[..., 3].any():
+                    continue  # nothing drawn here yet: no tile
+                if tile is None:
+                    tile = self._tiles[(i, j)] = pg.ImageItem(axisOrder="row-major")
+                    tile.setParentItem(self)
+                    tile.setPos(i * t, j * t)
+                tile.setImage(np.ascontiguousarray(part), autoLevels=False, levels=(0, 255))
+
+
 class _DrawBox(pg.ViewBox):
     """A ViewBox whose left drag draws when a drawing tool is active (middle drag always pans)."""
 
@@ -75,7 +119,7 @@ class Canvas(pg.GraphicsLayoutWidget):
         self.addItem(self.box)
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.model_item = pg.ImageItem(axisOrder="row-major")
-        self.reader_item = pg.ImageItem(axisOrder="row-major")
+        self.reader_item = TiledLayer()
         self.agreement_item = pg.ImageItem(axisOrder="row-major")
         self.geometry_group = pg.ItemGroup()
         for z, item in enumerate((self.image_item, self.model_item, self.reader_item, self.agreement_item,
@@ -120,9 +164,15 @@ class Canvas(pg.GraphicsLayoutWidget):
         item = self.layer_item(name)
         if rgba is None or self.image_size is None:
             item.clear()
-            return
-        item.setImage(rgba, autoLevels=False, levels=(0, 255))
-        item.setRect(QtCore.QRectF(0, 0, *self.image_size))
+        elif isinstance(item, TiledLayer):
+            item.set_image(rgba)
+        else:
+            item.setImage(rgba, autoLevels=False, levels=(0, 255))
+            item.setRect(QtCore.QRectF(0, 0, *self.image_size))
+
+    def update_reader(self, bbox_px: tuple[int, int, int, int]) -> None:
+        """The reader layer's image was changed inside ``bbox_px``: redraw only there."""
+        self.reader_item.update_region(bbox_px)
 
     def layer_item(self, name: str) -> pg.GraphicsObject:
         return {"image": self.image_item, "model": self.model_item, "reader": self.reader_item,

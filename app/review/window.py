@@ -681,14 +681,16 @@ class ReviewWindow(QtWidgets.QMainWindow):
             return
         ann.begin_stroke(self.selected, self._brush_radius_px(), erase=self.canvas.tool == "eraser")
         ann.extend_stroke(points)
-        ann.end_stroke()
-        self._edited(self.selected)
+        step = ann.end_stroke()
+        if step is not None:
+            self._edited(self.selected, step.bbox_px)
 
     def _edit(self, fn: Callable[[Any, str], Any]) -> None:
         ann = self._annotations()
         if ann is not None:
-            fn(ann, self.selected)
-            self._edited(self.selected)
+            bbox = fn(ann, self.selected)
+            if bbox is not None:
+                self._edited(self.selected, bbox)
 
     def clear_label(self) -> None:
         self._edit(lambda a, k: a.clear(k))
@@ -701,8 +703,14 @@ class ReviewWindow(QtWidgets.QMainWindow):
         if self.doc and self.doc.annotations and (label := self.doc.annotations.redo()) is not None:
             self._edited(label)
 
-    def _edited(self, label: str) -> None:
-        self._redraw_reader()
+    def _edited(self, label: str, bbox_px: tuple[int, int, int, int] | None = None) -> None:
+        """Redraw what an edit changed (only ``bbox_px`` when given), save soon, measure soon."""
+        if bbox_px is None or self.canvas.reader_item.image is None or self.compare_mode == "side_by_side":
+            self._redraw_reader()
+        else:
+            x0, y0, x1, y1 = bbox_px
+            self._paint_reader(self.canvas.reader_item.image[y0:y1, x0:x1], (slice(y0, y1), slice(x0, x1)))
+            self.canvas.update_reader(bbox_px)
         if label == self.selected and self.doc and self.doc.annotations:
             self.compare.show_label(label, self.doc.annotations.status_of(label))
         if self.worklist is not None and self.doc is not None:
@@ -728,19 +736,23 @@ class ReviewWindow(QtWidgets.QMainWindow):
             self.compare.show_label(self.selected, ann.status_of(self.selected))
 
     def _reader_rgba(self) -> np.ndarray | None:
+        """Every drawn label's marking in its colour, the selected label on top (None: no image)."""
         doc = self.doc
         if doc is None or doc.annotations is None:
             return None
-        ann = doc.annotations
-        drawn = ann.labels_drawn()
-        if not drawn:
-            return None
-        w, h = ann.size_px
-        rgba = np.zeros((h, w, 4), np.uint8)
-        for label in sorted(drawn, key=lambda k: k == self.selected):  # the selected label on top
-            m = ann.mask(label).astype(bool)
-            rgba[m] = (*READER_COLOURS[label], 255 if label == self.selected else 150)
+        w, h = doc.annotations.size_px
+        rgba = np.zeros((h, w, 4), np.uint8)  # calloc: untouched pages cost nothing until drawn on
+        self._paint_reader(rgba, (slice(0, h), slice(0, w)), cleared=True)
         return rgba
+
+    def _paint_reader(self, rgba: np.ndarray, region: tuple[slice, slice], cleared: bool = False) -> None:
+        """Paint the markings inside ``region`` of the image into ``rgba`` (that region's pixels)."""
+        ann = self.doc.annotations  # type: ignore[union-attr]
+        if not cleared:
+            rgba[...] = 0
+        for label in sorted(ann.labels_drawn(), key=lambda k: k == self.selected):  # selected on top
+            m = ann.mask(label)[region].astype(bool)
+            rgba[m] = (*READER_COLOURS[label], 255 if label == self.selected else 150)
 
     def _redraw_reader(self) -> None:
         self.canvas.set_layer("reader", self._reader_rgba())
@@ -901,7 +913,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
             codes = agreement_codes(saliency, mask)
             picture = agreement_image(np.full_like(rgb, 255), codes)  # colours only: the page shows beneath
             alpha = (codes > 0).astype(np.float32)
-            layer = np.concatenate([picture, (alpha * 255).astype(np.uint8)[..., None]], axis=2)
+            layer = reduced(np.concatenate([picture, (alpha * 255).astype(np.uint8)[..., None]], axis=2))
             empty = not mask.any()
             return {"label": key, "metrics": None if empty else live_metrics(saliency, mask, geometry),
                     "shares": per_lead_shares(saliency, mask, geometry), "layer": layer, "empty": empty}
