@@ -755,7 +755,12 @@ class ReviewWindow(QtWidgets.QMainWindow):
             rgba[m] = (*READER_COLOURS[label], 255 if label == self.selected else 150)
 
     def _redraw_reader(self) -> None:
-        self.canvas.set_layer("reader", self._reader_rgba())
+        doc, shown = self.doc, self.canvas.reader_item.image
+        nothing = doc is None or doc.annotations is None or not doc.annotations.labels_drawn()
+        if not (nothing and shown is not None and shown.shape[:2] == doc.annotations.size_px[::-1]
+                and not self.canvas.reader_item._tiles):
+            # (an empty page's layer is already empty: rebuilding 48 MB of a 12-MP photo would cost ~50 ms)
+            self.canvas.set_layer("reader", self._reader_rgba())
         self._apply_layers()
         if self.compare_mode == "side_by_side":
             self._side_by_side()
