@@ -7,10 +7,8 @@ analysis nor a metric ever holds a stroke back.
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,8 +25,8 @@ from core.explain import PURPLE, overlay_alpha, where_it_looked
 from core.io import LoadedImage
 from core.labels import BY_KEY, LABELS
 from core.review import store
-from core.review.document import Document, sorted_labels, warnings
-from core.review.palette import AGREEMENT_COLOURS, READER_COLOURS
+from core.review.document import Document, warnings
+from core.review.palette import READER_COLOURS
 from core.review.worklist import IMAGE_SUFFIXES, Worklist, list_images, status_from_saved
 
 AUTOSAVE_MS = 400  # after the last edit: a burst of strokes is saved once, none is lost for long
@@ -71,6 +69,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.analysing = Latest(self)
         self.measuring = Latest(self)
         self.labelling = Latest(self)  # the selected label's overlay, profile and warnings
+        self.exporting = Latest(self)  # the report: seconds on a 12-MP photo
         self._metrics: dict[str, Any] | None = None
         self._shown_layers: dict[str, bool] = {}  # layers the reader showed or hid: kept from image to image
         self._asked_page = False  # the page question was asked for the open file
@@ -985,53 +984,35 @@ class ReviewWindow(QtWidgets.QMainWindow):
             return
         default = str((self.folder or self.doc.path.parent) / f"{self.doc.path.stem}_{self.selected}_report.pdf")
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export report", default, "PDF (*.pdf)")
-        if path:
-            pdf = Path(path).with_suffix(".pdf")
-            try:
-                self.export_report(pdf, pdf.with_suffix(".png"), pdf.with_name(pdf.stem + "_metrics.csv"))
-            except OSError as exc:
-                self._tell(f"The report could not be written ({one_sentence(exc).rstrip('.')}); choose another folder.")
-                return
-            self.statusBar().showMessage(f"Report written: {pdf.name}, {pdf.with_suffix('.png').name} and the metrics CSV.")
+        if not path:
+            return
+        pdf = Path(path).with_suffix(".pdf")
+        png, csv = pdf.with_suffix(".png"), pdf.with_name(pdf.stem + "_metrics.csv")
+        self.statusBar().showMessage(f"Writing the report {pdf.name}…")
+        self.exporting.submit(lambda _cancel, _report: self.export_report(pdf, png, csv),
+                              lambda _none: self.statusBar().showMessage(
+                                  f"Report written: {pdf.name}, {png.name} and {csv.name}."),
+                              lambda m: self._tell(f"The report could not be written ({m.rstrip('.')}); "
+                                                   "choose another folder.", "Report not written"))
 
     def export_report(self, pdf: Path | None, png: Path | None, csv: Path | None = None) -> None:
-        """The one-page report (PDF and/or PNG) of the selected label and the metrics as CSV."""
+        """Write the one-page report (PDF and/or PNG) of the selected label and the measures of
+        every label as CSV. Safe in a worker: it reads the document and writes files, nothing else."""
         from app.review.report import render_report
         from core.atomic import write_bytes
-        from core.compare import compare_maps
-        from core.explain import overlay
-        from core.review.agreement import agreement_codes, agreement_image, metrics_csv
-        from core.review.report import ReportFacts, label_rows
+        from core.review.agreement import metrics_csv
+        from core.review.report import metrics_rows, report_facts
 
         doc = self.doc
         if doc is None or doc.analysis is None or doc.image is None or doc.annotations is None:
             raise ValueError("Open and analyse an ECG before exporting its report.")
-        a, ann, key, rgb = doc.analysis, doc.annotations, self.selected, doc.image.rgb
-        saliency, mask = a.explanation.saliency[key], ann.mask(key)
-        metrics = compare_maps(saliency, mask, geometry=a.geometry) if mask.any() else {}
-        reader_rgb = rgb.copy()
-        for label in ann.labels_drawn():
-            m = ann.mask(label).astype(bool)
-            reader_rgb[m] = (0.4 * reader_rgb[m] + 0.6 * np.array(READER_COLOURS[label])).astype(np.uint8)
-        facts = ReportFacts(
-            image_name=doc.path.name, image_sha256=doc.image.sha256, page=doc.page, reader=self.reader or "—",
-            date_iso=datetime.datetime.now().astimezone().isoformat(timespec="minutes"),
-            model_name=a.weights.name, model_version=a.weights.version, weights_sha256=a.weights.sha256,
-            device=a.device, selected=key, labels=label_rows(a, ann.status), metrics=metrics,
-            model_rgb=overlay(rgb, saliency), reader_rgb=reader_rgb,
-            agreement_rgb=agreement_image(rgb, agreement_codes(saliency, mask)) if mask.any() else None,
-            warnings=tuple(warnings(a, key)))
+        a, ann, reader = doc.analysis, doc.annotations, self.reader or "—"
+        facts = report_facts(a, ann, self.selected, image_name=doc.path.name, page=doc.page, reader=reader,
+                             date_iso=datetime.datetime.now().astimezone().isoformat(timespec="minutes"),
+                             warnings=tuple(warnings(a, self.selected)))
         render_report(facts, pdf, png)
         if csv is not None:
-            rows = []
-            for label in a.labels:
-                m = ann.mask(label)
-                values = compare_maps(a.explanation.saliency[label], m, geometry=a.geometry) if m.any() else {}
-                rows.append({"image": doc.path.name, "sha256": doc.image.sha256, "reader": self.reader or "",
-                             "label": label, "probability": round(a.probability(label), 4),
-                             "threshold": a.weights.thresholds[label], "positive": a.is_positive(label),
-                             "status": ann.status_of(label) or "", **values})
-            write_bytes(csv, metrics_csv(rows))
+            write_bytes(csv, metrics_csv(metrics_rows(a, ann, image_name=doc.path.name, reader=reader)))
 
     # ================================================================ small things
     def _remember_recent(self, path: Path) -> None:
@@ -1078,5 +1059,3 @@ def _swatch(rgb: tuple[int, int, int]) -> QtGui.QPixmap:
     pix.fill(QtGui.QColor(*rgb))
     return pix
 
-
-__all__ = ["ReviewWindow", "SHORTCUT_HELP", "AGREEMENT_COLOURS", "dataclasses", "time"]

@@ -14,7 +14,7 @@ import numpy as np
 
 from core.analyze import Analysis
 from core.io import LoadedImage
-from core.labels import BY_KEY, LABELS
+from core.labels import BY_KEY
 from core.page import Geometry
 from core.review.annotations import Annotations
 
@@ -153,6 +153,3 @@ def warnings(analysis: Analysis | None, label: str | None = None) -> list[str]:
                        "leads (grid, margins, labels): read this overlay with care.")
     return out
 
-
-__all__ = ["Document", "Layer", "LAYERS", "LABELS", "default_layers", "looks_photographed", "off_leads_share",
-           "sorted_labels", "warnings"]

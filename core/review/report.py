@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.analyze import Analysis
 from core.labels import BY_KEY, LABELS
+
+if TYPE_CHECKING:
+    from core.review.annotations import Annotations
 
 TITLE = "ECG-AIO Review — report"
 DISCLAIMER = "Research use. Not a medical device: a physician reads every ECG."
@@ -108,3 +112,47 @@ class ReportFacts:
         """Provenance (model, weights and image hashes, device), then the disclaimer."""
         return (f"Model {self.model_name} {self.model_version} · weights sha256 {self.weights_sha256} · {self.device}",
                 f"Image sha256 {self.image_sha256}", DISCLAIMER)
+
+
+def report_facts(analysis: Analysis, annotations: "Annotations", selected: str, *, image_name: str, page: int,
+                 reader: str, date_iso: str, warnings: tuple[str, ...] = ()) -> ReportFacts:
+    """The report of ``selected``: the page with the network's overlay, with every drawn label's
+    marking in its colour, and (when the reader marked this label) the agreement colours, with
+    every ``compare_maps`` measure. Seconds on a 12-MP photo: the window calls it in a worker."""
+    from core.compare import compare_maps
+    from core.explain import overlay
+    from core.review.agreement import agreement_codes, agreement_image
+    from core.review.palette import READER_COLOURS
+
+    rgb, saliency, mask = analysis.image.rgb, analysis.explanation.saliency[selected], annotations.mask(selected)
+    marked = bool(mask.any())
+    reader_rgb = rgb.copy()
+    for label in annotations.labels_drawn():
+        m = annotations.mask(label).astype(bool)
+        reader_rgb[m] = (0.4 * reader_rgb[m] + 0.6 * np.array(READER_COLOURS[label])).astype(np.uint8)
+    w = analysis.weights
+    return ReportFacts(
+        image_name=image_name, image_sha256=analysis.image.sha256, page=page, reader=reader, date_iso=date_iso,
+        model_name=w.name, model_version=w.version, weights_sha256=w.sha256, device=analysis.device,
+        selected=selected, labels=label_rows(analysis, annotations.status),
+        metrics=compare_maps(saliency, mask, geometry=analysis.geometry) if marked else {},
+        model_rgb=overlay(rgb, saliency), reader_rgb=reader_rgb,
+        agreement_rgb=agreement_image(rgb, agreement_codes(saliency, mask)) if marked else None,
+        warnings=tuple(warnings))
+
+
+def metrics_rows(analysis: Analysis, annotations: "Annotations", *, image_name: str, reader: str) -> list[dict]:
+    """One row per label for ``core.review.agreement.metrics_csv``: the network's call, the
+    reader's status and every ``compare_maps`` measure (empty where the label is not marked)."""
+    from core.compare import compare_maps
+
+    rows = []
+    for label in analysis.labels:
+        mask = annotations.mask(label)
+        values = compare_maps(analysis.explanation.saliency[label], mask, geometry=analysis.geometry) \
+            if mask.any() else {}
+        rows.append({"image": image_name, "sha256": analysis.image.sha256, "reader": reader, "label": label,
+                     "probability": round(analysis.probability(label), 4),
+                     "threshold": analysis.weights.thresholds[label], "positive": analysis.is_positive(label),
+                     "status": annotations.status_of(label) or "", **values})
+    return rows
