@@ -32,11 +32,24 @@ def settle(app: QtWidgets.QApplication, seconds: float = 0.5) -> None:
 
 def wait_analysed(app: QtWidgets.QApplication, window) -> None:  # type: ignore[no-untyped-def]
     t0 = time.perf_counter()
-    while window.doc is None or window.doc.analysis is None:
+    while window.doc is None or window.doc.analysis is None or window.labelling.busy:
         app.processEvents()
         time.sleep(0.01)
         if time.perf_counter() - t0 > 300:
             raise TimeoutError("no analysis")
+    settle(app, 0.5)
+
+
+def select_and_wait(app: QtWidgets.QApplication, window, key: str) -> None:  # type: ignore[no-untyped-def]
+    """Select a label and wait until its overlay and profile are drawn (a worker computes them)."""
+    shown: list[str] = []
+    window.overlay_shown.connect(shown.append)
+    window.select_label(key)
+    t0 = time.perf_counter()
+    while key not in shown and time.perf_counter() - t0 < 60:
+        app.processEvents()
+        time.sleep(0.01)
+    window.overlay_shown.disconnect()
     settle(app, 0.5)
 
 
@@ -79,12 +92,11 @@ def main() -> None:
         wait_analysed(app, window)
 
         # 1. the photograph with the model's headline finding and its warnings
-        window.select_label(window.doc.analysis.headline())
-        settle(app)
+        select_and_wait(app, window, window.doc.analysis.headline())
         window.grab().save(str(args.out / "photo_overlay.png"))
 
         # 2. the reader marks lead II (P waves, sinus rhythm): agreement colours and metrics
-        window.select_label("SR")
+        select_and_wait(app, window, "SR")
         window.set_tool("brush")
         for _ in range(3):
             window.change_brush(+1)
