@@ -100,6 +100,34 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--limit", action="append", default=[], help="a known limit of this model, for the card")
     ex.set_defaults(func=cmd_export)
 
+    st = sub.add_parser("study", help="reader studies: several readers, many ECGs, the agreement table")
+    study = st.add_subparsers(dest="study_command", metavar="STUDY_COMMAND", parser_class=_Parser, required=True)
+    si = study.add_parser("init", help="make a folder of ECG images a study")
+    si.add_argument("folder", type=Path)
+    si.add_argument("--labels", required=True, help="labels to annotate, e.g. AFL,PVC")
+    si.add_argument("--readers", required=True, help="reader names, e.g. a,b,c")
+    si.add_argument("--name", default=None)
+    si.add_argument("--seed", type=int, default=0, help="seed of each reader's randomised order")
+    si.add_argument("--unblinded", action="store_true", help="readers see the model while they annotate")
+    si.set_defaults(func=cmd_study_init)
+    sr = study.add_parser("report", help="model vs readers and reader vs reader, per label (CSV, JSON, Markdown, HTML, PDF)")
+    sr.add_argument("folder", type=Path)
+    sr.add_argument("--out", type=Path, default=None, help="report folder (default: FOLDER/report)")
+    sr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    sr.add_argument("--boot", type=int, default=1000, help="bootstrap resamples for the 95 %% intervals")
+    sr.set_defaults(func=cmd_study_report)
+    sd = study.add_parser("demo", help="a small study of studio pages with simulated readers")
+    sd.add_argument("folder", type=Path)
+    sd.add_argument("-n", type=int, default=6, help="number of pages")
+    sd.add_argument("--seed", type=int, default=0)
+    sd.set_defaults(func=cmd_study_demo)
+    sl = study.add_parser("ludb", help="LUDB records printed by the studio, read by the LUDB cardiologists' delineations")
+    sl.add_argument("folder", type=Path)
+    sl.add_argument("-n", type=int, default=None, help="records (default: every LUDB record)")
+    sl.add_argument("--domains", default="clean,photo", help="print domains, e.g. clean,photo")
+    sl.add_argument("--seed", type=int, default=0)
+    sl.set_defaults(func=cmd_study_ludb)
+
     ev = sub.add_parser("eval", help="evaluation report on held-out simulated pages and eval records")
     ev.add_argument("--weights", type=Path, default=None, help="model card JSON (default: the installed one)")
     ev.add_argument("--out", type=Path, required=True)
@@ -291,6 +319,55 @@ def cmd_eval(args: argparse.Namespace) -> int:
     rows = ablation.read_text().splitlines() if ablation.exists() else []
     write_report(args.out, preds, weights, ablation=[json.loads(r) for r in rows if r.strip()])
     print((args.out / "report.md").read_text())
+    return 0
+
+
+def cmd_study_init(args: argparse.Namespace) -> int:
+    from core.labels import parse_label_list
+    from core.study.study import init_study, reader_order
+
+    readers = tuple(r.strip() for r in args.readers.split(",") if r.strip())
+    study = init_study(args.folder, parse_label_list(args.labels), readers, blinded=not args.unblinded,
+                       seed=args.seed, name=args.name)
+    print(f"study {study.name!r}: {len(study.images)} images, labels {', '.join(study.labels)}, "
+          f"readers {', '.join(study.readers)}, {'blinded' if study.blinded else 'not blinded'}")
+    for reader in study.readers:
+        print(f"  {reader}: starts with {reader_order(study, reader)[0]}")
+    return 0
+
+
+def cmd_study_report(args: argparse.Namespace) -> int:
+    from core.model.weights import WeightsError
+    from core.study.report import study_table, write_report
+    from core.study.study import load_study
+
+    study = load_study(args.folder)
+    bar = _progress_bar(len(study.images), "reading the study", unit="image")
+    try:
+        table = study_table(study, device=args.device, n_boot=args.boot, progress=lambda done, total: bar(done))
+    except WeightsError as exc:
+        raise _WeightsFailure(str(exc)) from None
+    path = write_report(table, args.out or args.folder / "report")
+    print(path.read_text())
+    return 0
+
+
+def cmd_study_demo(args: argparse.Namespace) -> int:
+    from core.study.demo import make_demo_study
+
+    study = make_demo_study(args.folder, n_images=args.n, seed=args.seed)
+    print(f"demo study with simulated readers: {len(study.images)} pages in {args.folder}")
+    return 0
+
+
+def cmd_study_ludb(args: argparse.Namespace) -> int:
+    from core.study.ludb import make_ludb_study
+
+    domains = tuple(d.strip() for d in args.domains.split(",") if d.strip())
+    bar = _progress_bar(1, "printing LUDB records")
+    study = make_ludb_study(args.folder, domains=domains, n_records=args.n, seed=args.seed,
+                            progress=lambda done, total: bar(done))
+    print(f"LUDB study: {len(study.images)} pages in {args.folder}; reader {', '.join(study.readers)}")
     return 0
 
 
