@@ -274,10 +274,10 @@ def test_a_killed_session_loses_no_saved_stroke(tmp_path: Path) -> None:
     assert image.read_bytes() == (SAMPLES / "sample_scan.jpg").read_bytes()
 
 
-def test_what_is_drawn_on_screen_is_the_marking(qtbot, settings: QtCore.QSettings) -> None:  # type: ignore[no-untyped-def]
+def test_what_is_drawn_on_screen_is_the_marking(qtbot, settings: QtCore.QSettings, worklist: Path) -> None:  # type: ignore[no-untyped-def]
     """Edits redraw only the tiles they touch; the result must equal a full redraw of the masks."""
     window = _window(qtbot, settings)
-    _open_and_wait(qtbot, window, SAMPLES / "sample_scan.jpg")
+    _open_and_wait(qtbot, window, worklist / "sample_scan.jpg")  # a copy: strokes are saved beside it
     window.set_tool("brush")
     window.select_label("AF")
     window._stroke([(100.0, 300.0), (1500.0, 320.0)])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -70,12 +71,17 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.measuring = Latest(self)
         self.labelling = Latest(self)  # the selected label's overlay, profile and warnings
         self.exporting = Latest(self)  # the report: seconds on a 12-MP photo
+        self.reporting = Latest(self)  # a study's report: the network on every ECG of the study
         self._metrics: dict[str, Any] | None = None
         self._shown_layers: dict[str, bool] = {}  # layers the reader showed or hid: kept from image to image
         self._asked_page = False  # the page question was asked for the open file
         self._save_blocked = False  # an unreadable earlier annotation must not be overwritten
         self._saved_version: tuple[int, int, tuple] | None = None
         self.last_message = ""  # the last sentence shown in a dialog
+        self.study: Any = None  # core.study.study.Study when a study folder is open
+        self.report_view: QtWidgets.QDialog | None = None  # the last study report shown
+        self._opened_at = time.monotonic()  # when the open image was shown: time spent per image
+        self._seconds_before = 0.0  # time this reader spent on it in earlier sessions
         self._build()
         self._restore()
         self.set_tool("pan")
@@ -232,6 +238,10 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self._action(review, "&Next image", self.next_image, ["PgDown", "N"])
         self._action(review, "&Previous image", self.previous_image, ["PgUp", "P"])
 
+        study = bar.addMenu("&Study")
+        self._action(study, "&Make a folder a reader study…", self.new_study)
+        self._action(study, "Study &report…", self.study_report)
+
         analysis = bar.addMenu("&Analysis")
         self._action(analysis, "&Analyse again", self.reanalyse, "Ctrl+R")
         self._action(analysis, "&Cancel analysis", self.cancel_analysis, "Esc")
@@ -328,6 +338,13 @@ class ReviewWindow(QtWidgets.QMainWindow):
         """Open an image (a PDF or TIFF with several pages asks which), or a folder as a worklist."""
         path = Path(path)
         if path.is_dir():
+            from core.study.study import is_study
+
+            if is_study(path):
+                self.open_study(path)
+                return
+            self.study = None
+            self.blind_action.setEnabled(True)
             images = list_images(path)
             if not images:
                 self._tell(f"The folder {path.name} holds no ECG images (PNG, JPEG, TIFF, BMP, WebP or PDF).")
@@ -340,6 +357,11 @@ class ReviewWindow(QtWidgets.QMainWindow):
             self.open_path(images[0])
             return
         self.save_now()
+        if self.study is not None and (self.worklist is None or path not in self.worklist.paths):
+            self.study = None  # an ECG outside the study: the reader's own blinding setting again
+            self.blinded = self.settings.value("blinded", False, type=bool)
+            self.blind_action.setChecked(self.blinded)
+            self.blind_action.setEnabled(True)
         self._remember_recent(path)
         self.settings.setValue("last_folder", str(path.parent))
         if self.worklist is not None and path in self.worklist.paths:
@@ -391,6 +413,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
     def _loaded(self, doc: Document, image: LoadedImage) -> None:
         doc.set_image(image)
         self.canvas.set_image(image.rgb)
+        self._opened_at, self._seconds_before = time.monotonic(), 0.0
         w, h = image.size
         self.statusBar().showMessage(f"{doc.path.name}: {w} × {h} px. The network is reading it…")
         self._load_annotation()
@@ -475,6 +498,106 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.settings.setValue("device", name)
         self.reanalyse()
 
+    # ================================================================ reader studies
+    def open_study(self, folder: Path, reader: str | None = None) -> None:
+        """Open a study as this reader's queue: their own order, resumed at the first ECG
+        they have not marked done, blinded as the study says."""
+        from core.study.study import is_done, load_study, reader_order
+
+        try:
+            study = load_study(folder)
+        except ValueError as exc:
+            self._tell(str(exc), "Not a readable study")
+            return
+        reader = reader or self.reader
+        if reader not in study.readers:
+            name, ok = QtWidgets.QInputDialog.getItem(self, "Reader", f"Who is reading the study {study.name}?",
+                                                      list(study.readers), 0, False)
+            if not ok:
+                return
+            reader = name
+        if reader != self.reader:
+            self.set_reader(reader)
+        self.study = study
+        order = [study.image_path(name) for name in reader_order(study, reader)]
+        self.worklist = Worklist(order)
+        for image in order:
+            self._refresh_status(image)
+        self.blinded = study.blinded
+        self.blind_action.setChecked(study.blinded)
+        self.blind_action.setEnabled(False)  # the study decides
+        self.selected = study.labels[0]
+        self.docks["worklist"].show()
+        self.settings.setValue("last_folder", str(folder))
+        first = next((p for p in order if not is_done(study, p.name, reader)), order[0])
+        self.open_path(first)
+
+    def new_study(self) -> None:
+        from app.review.study import NewStudyDialog
+        from core.study.study import init_study
+
+        path = QtWidgets.QFileDialog.getExistingDirectory(self, "A folder of ECGs to make a study",
+                                                          str(self.settings.value("last_folder", "")))
+        if not path:
+            return
+        dialog = NewStudyDialog(Path(path), self)
+        if dialog.exec() != QtWidgets.QDialog.DialogCode.Accepted:
+            return
+        try:
+            study = init_study(Path(path), **dialog.values())
+        except ValueError as exc:
+            self._tell(str(exc), "No study made")
+            return
+        self.statusBar().showMessage(f"Study {study.name}: {len(study.images)} ECGs, readers "
+                                     f"{', '.join(study.readers)}.")
+        self.open_study(Path(path))
+
+    def study_report(self, folder: Path | None = None) -> None:
+        """Make the open study's report in a worker (the network runs on every ECG once), then show it."""
+        from core.study.report import study_table, write_report
+        from core.study.study import load_study
+
+        folder = folder or (self.study.folder if self.study is not None else None)
+        if folder is None:
+            path = QtWidgets.QFileDialog.getExistingDirectory(self, "The study folder")
+            if not path:
+                return
+            folder = Path(path)
+        try:
+            study = load_study(folder)
+        except ValueError as exc:
+            self._tell(str(exc), "Not a readable study")
+            return
+        self.save_now()
+        device = self.device
+
+        def job(cancel: threading.Event, report: Callable[[Any], None]) -> Path:
+            table = study_table(study, device=device, cancel=cancel.is_set,
+                                progress=lambda done, total: report((done, total)))
+            return write_report(table, study.folder / "report")
+
+        def progress(value: tuple[int, int]) -> None:
+            self.progress.setRange(0, value[1])
+            self.progress.setValue(value[0])
+
+        self._busy(True, "study report %v / %m")
+        self.reporting.submit(job, self._show_study_report, lambda m: (self._busy(False), self._tell(m)), progress)
+
+    def _show_study_report(self, md_path: Path) -> None:
+        from app.review.study import ReportView
+
+        self._busy(False)
+        self.report_view = ReportView(md_path.with_suffix(".html"), self)
+        self.report_view.show()
+        self.statusBar().showMessage(f"Study report written in {md_path.parent}.")
+
+    def _study_labels_undecided(self) -> list[str]:
+        """The study's labels this reader has neither marked nor given a status on this ECG."""
+        ann = self.doc.annotations if self.doc else None
+        if self.study is None or ann is None:
+            return []
+        return [k for k in self.study.labels if ann.status_of(k) is None and ann.is_empty(k)]
+
     # ================================================================ worklist
     def next_image(self) -> None:
         if self.worklist is not None and (path := self.worklist.next()) is not None:
@@ -507,6 +630,10 @@ class ReviewWindow(QtWidgets.QMainWindow):
         current = self.doc.path if self.doc else None
         items = [(p, self.worklist.status_of(p)) for p in self.worklist.visible()]
         self.worklist_panel.show_items(items, current, self.worklist.counts())
+        if self.study is not None:
+            done = self.worklist.counts().get("reviewed", 0)
+            self.worklist_panel.counts.setText(f"Study {self.study.name}, reader {self.reader}: "
+                                               f"{done} / {len(self.worklist.paths)} done")
 
     # ================================================================ the model's outputs
     def select_label(self, key: str) -> None:
@@ -772,6 +899,12 @@ class ReviewWindow(QtWidgets.QMainWindow):
         if self._annotations() is None:
             self.done_action.setChecked(doc.reviewed)
             return
+        undecided = self._study_labels_undecided()
+        if undecided and not doc.reviewed:
+            self.done_action.setChecked(False)
+            self._tell(f"Before marking this ECG done, mark the evidence of {', '.join(undecided)} or say "
+                       "that the feature is not visible or not assessable (Review menu).", "Not done yet")
+            return
         doc.reviewed = not doc.reviewed
         self.done_action.setChecked(doc.reviewed)
         if self.worklist is not None:
@@ -822,6 +955,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
             if found is not None:
                 doc.annotations, meta = store.load(found, image.size)
                 doc.reviewed = bool(meta.get("reviewed"))
+                spent = meta.get("seconds_spent")
+                self._seconds_before = float(spent) if isinstance(spent, (int, float)) else 0.0
             self.folder = found
         except ValueError as exc:
             self._tell(f"Your earlier annotation of this image could not be read ({str(exc).rstrip('.')}), so it "
@@ -872,7 +1007,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         try:
             store.save(folder, ann, reader=self.reader, image_name=doc.path.name, image_sha256=doc.image.sha256,
                        page=doc.page, model_version=a.weights.version if a else None, reviewed=doc.reviewed,
-                       blinded=self.blinded)
+                       blinded=self.blinded, seconds_spent=self._seconds_before + time.monotonic() - self._opened_at)
         except OSError as exc:
             self._tell(f"Your annotation could not be saved in {folder} ({one_sentence(exc).rstrip('.')}); "
                        "choose another folder (File ▸ Save annotations in another folder).", "Not saved")

@@ -10,6 +10,7 @@ goes under a folder the reader chose or ``fallback_base()``. The source image is
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -78,8 +79,12 @@ def is_writable(folder: str | Path) -> bool:
 
 
 def save(folder: str | Path, annotations: Annotations, *, reader: str, image_name: str,
-         image_sha256: str, page: int, model_version: str | None, reviewed: bool, blinded: bool) -> Path:
+         image_sha256: str, page: int, model_version: str | None, reviewed: bool, blinded: bool,
+         seconds_spent: float | None = None) -> Path:
     """Write a reader's masks and annotation.json into ``folder``; returns the json's path.
+
+    ``seconds_spent``: the total time this reader has spent on this image so far (a reader
+    study records it per image); None keeps the value an earlier save wrote, if any.
 
     Each file is replaced atomically (temp + rename) and the json is written after the masks
     it names, and masks of labels that became empty are removed only after it: a kill at any
@@ -89,6 +94,8 @@ def save(folder: str | Path, annotations: Annotations, *, reader: str, image_nam
     annotation of another image (same name, other sha256: two images in the fallback folder)
     raises FileExistsError instead of being overwritten.
     """
+    if seconds_spent is not None and not (math.isfinite(seconds_spent) and seconds_spent >= 0):
+        raise ValueError(f"the time spent on an image must be a number of seconds >= 0, not {seconds_spent!r}.")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / JSON_NAME
@@ -115,12 +122,19 @@ def save(folder: str | Path, annotations: Annotations, *, reader: str, image_nam
         versions[label] = version
         labels[label] = {"status": annotations.status_of(label), "mask": None if empty else png.name}
     now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    write_json(path, {
+    meta: dict[str, Any] = {
         "schema": SCHEMA, "reader": reader,
         "image": {"name": image_name, "sha256": image_sha256, "page": page},
         "model_version": model_version, "created": previous.get("created") or now, "modified": now,
         "reviewed": bool(reviewed), "blinded": bool(blinded), "labels": labels,
-    })
+    }
+    if seconds_spent is None:  # keep the earlier measurement (a hand-edited non-number is dropped)
+        kept = previous.get("seconds_spent")
+        usable = isinstance(kept, (int, float)) and not isinstance(kept, bool) and math.isfinite(kept) and kept >= 0
+        seconds_spent = kept if usable else None
+    if seconds_spent is not None:  # absent until measured: files written outside a study keep their form
+        meta["seconds_spent"] = round(float(seconds_spent), 3)
+    write_json(path, meta)
     for png in stale:
         png.unlink(missing_ok=True)
     annotations.saved_to, annotations.saved_versions = folder, versions  # only once all is written
