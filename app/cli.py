@@ -342,9 +342,8 @@ def cmd_study_report(args: argparse.Namespace) -> int:
     from core.study.study import load_study
 
     study = load_study(args.folder)
-    bar = _progress_bar(len(study.images), "reading the study", unit="image")
     try:
-        table = study_table(study, device=args.device, n_boot=args.boot, progress=lambda done, total: bar(done))
+        table = study_table(study, device=args.device, n_boot=args.boot, progress=_sized_bar("reading the study", "image"))
     except WeightsError as exc:
         raise _WeightsFailure(str(exc)) from None
     path = write_report(table, args.out or args.folder / "report")
@@ -364,11 +363,22 @@ def cmd_study_ludb(args: argparse.Namespace) -> int:
     from core.study.ludb import make_ludb_study
 
     domains = tuple(d.strip() for d in args.domains.split(",") if d.strip())
-    bar = _progress_bar(1, "printing LUDB records")
     study = make_ludb_study(args.folder, domains=domains, n_records=args.n, seed=args.seed,
-                            progress=lambda done, total: bar(done))
+                            progress=_sized_bar("printing LUDB records"))
     print(f"LUDB study: {len(study.images)} pages in {args.folder}; reader {', '.join(study.readers)}")
     return 0
+
+
+def _sized_bar(what: str, unit: str = "page") -> Callable[[int, int], None]:
+    """A progress bar whose total comes with the first ``progress(done, total)`` call."""
+    bars: list[Callable[[int], None]] = []
+
+    def update(done: int, total: int) -> None:
+        if not bars:
+            bars.append(_progress_bar(total, what, unit))
+        bars[0](done)
+
+    return update
 
 
 def _progress_bar(total: int, what: str, unit: str = "page") -> Callable[[int], None]:

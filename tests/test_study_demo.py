@@ -14,8 +14,14 @@ import numpy as np
 import pytest
 
 from core.review import store
-from core.study.demo import demo_page, make_demo_study
-from core.study.study import is_done, load_reader_masks, load_study, reader_folder, reader_progress
+from core.study.demo import demo_page, is_missed, make_demo_study
+from core.study.study import (
+    is_done,
+    load_reader_masks,
+    load_study,
+    reader_folder,
+    reader_progress,
+)
 
 LABELS = ("AFL", "PVC")
 
@@ -84,7 +90,7 @@ def test_readers_mark_the_evidence_coarsely_and_sometimes_miss_it(demo) -> None:
     assert 0.3 < float(np.median(dices)) < 0.9, dices
 
 
-def test_the_demo_is_the_same_for_a_seed_and_differs_between_seeds(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_seed_gives_one_demo_and_another_seed_another(demo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     again = make_demo_study(tmp_path / "again", n_images=2, seed=0)
     other = make_demo_study(tmp_path / "other", n_images=2, seed=1)
     assert again.images == demo.images[:2]
@@ -105,3 +111,11 @@ def test_the_demo_refuses_a_folder_that_is_already_a_study(demo) -> None:  # typ
     with pytest.raises(ValueError, match="already holds a study"):
         make_demo_study(demo.folder, n_images=1)
     assert (demo.folder / "study.json").read_bytes() == before
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.1, 0.25, 0.5])
+def test_a_reader_misses_positives_at_their_rate_whatever_the_start(rate: float) -> None:
+    for start in np.linspace(0.0, 0.999, 7):
+        for n in (1, 6, 40):
+            missed = sum(is_missed(j, rate, float(start)) for j in range(n))
+            assert missed == int(np.floor(n * rate + start))

@@ -66,8 +66,8 @@ def ludb_rows(records: Sequence[str] | None = None, root: Path | None = None) ->
     wanted = [str(r).split("/")[-1] for r in records]
     unknown = [r for r in wanted if r not in by_id]
     if unknown:
-        raise ValueError(f"{', '.join(unknown)} {'is not a LUDB record' if len(unknown) == 1 else 'are not LUDB records'}"
-                         f" (LUDB records are 1-{len(rows)}).")
+        what = "is not a LUDB record" if len(unknown) == 1 else "are not LUDB records"
+        raise ValueError(f"{', '.join(unknown)} {what} (LUDB records are 1-{len(rows)}).")
     return [by_id[r] for r in dict.fromkeys(wanted)]
 
 
@@ -85,7 +85,8 @@ def make_ludb_study(folder: str | Path, domains: Sequence[str] = ("clean", "phot
     degradations (page of record k in domain d depends only on (seed, k, d)). progress(done,
     total) after each page. Images are ``ludb_<id>_<domain>.jpg``. The
     folder may exist but not hold a study; study.json is written last, so a folder with one
-    is complete. All 200 records x clean, photo: about 4 min on this 2-core CPU.
+    is complete. All 200 records x clean, photo: about 1 min on this 2-core CPU
+    (20 s reading the records and their delineations, then ~0.09 s a page).
     """
     folder = Path(folder)
     domains = _check_domains(domains)
@@ -107,6 +108,8 @@ def make_ludb_study(folder: str | Path, domains: Sequence[str] = ("clean", "phot
     images: list[str] = []
     truth: dict[str, dict[str, int | None]] = {}
     total = len(rows) * len(domains)
+    if progress:
+        progress(0, total)  # the records are read (~0.1 s each); the pages follow
     for row, sample in zip(rows, samples):
         for name in _write_record(folder, row, sample, keys, domains, seed):
             images.append(name)

@@ -12,8 +12,9 @@ image, and its result is cached under ``<image>.ecg-aio/model/``:
 Dividing by the maximum first makes float16's 3-digit relative precision independent of the
 weights' scale (the shipped Jacobians peak at 0.16-0.25 and fall to 1e-6: stored as they are,
 the faintest tenth would sit in float16's subnormal range). Every compare metric is
-scale-free, and on a 1100 x 800 studio page the float16 round trip changed none of them by more
-than 0.002 (tests/test_study_report.py holds it within 0.01).
+scale-free but for the ranks' ties: on four demo-study pages (1100 x 850 and 1169 x 827 px, the
+shipped network, AFL and PVC against a reader's masks) the float16 round trip moved none of
+them by more than 0.0002 (tests/test_study_report.py holds it within 0.01).
 
 The cache is used when the image's sha256 and the weights' sha256 (the model card's, which
 ``core.model.weights.load_model`` checks the file against) are those it was made with and it
@@ -113,7 +114,8 @@ def model_outputs(study: Any, image: str, device: str = "auto", card: str | Path
     if cached is not None:
         return cached
 
-    from core.analyze import analyze_path, result_json  # the network: imported only when it runs
+    # the network (torch): imported only when it runs
+    from core.analyze import analyze_path, result_json
 
     analysis = analyze_path(path, labels=labels, device=device, card=card, progress=progress, cancel=cancel)
     saliency = {k: np.asarray(analysis.explanation.saliency[k], np.float32) for k in labels}

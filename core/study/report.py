@@ -40,7 +40,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ from core.atomic import OutputSet, write_bytes
 from core.labels import BY_KEY
 from core.page.geometry import Geometry
 from core.study.model import model_outputs
-from core.study.study import Study, is_done, load_reader_masks
+from core.study.study import Study, load_reader_masks
 
 REPORT_SCHEMA = "ecg-aio/study-report@1"
 MODEL = "model"
@@ -69,9 +69,10 @@ SUMMARY_COLUMNS: tuple[str, ...] = ("label", "comparison", "metric", "n", "mean"
                                     "q1", "q3", "ci_low", "ci_high")
 
 # Fleiss' κ counts, per pixel, how many readers marked it: above this many pixels a fixed-seed
-# random subsample is counted (the same answer on every run), as core.compare.auroc does. On a
-# 12-MP photo with three readers the full count costs ~0.6 GB of int64; 2 M pixels move κ by
-# < 0.001 on the demo pages (tests/test_study_report.py).
+# random subsample is counted (the same answer on every run), as core.compare.auroc does, so
+# that a 12-MP photo does not hold several 100-MB tables at once. Measured on the demo study's
+# 1-MP pages: the full count takes ~0.1 s, and a 0.2-M subsample moved κ by at most 0.004
+# (sampling error shrinks as 1/√n: ~0.001 expected at 2 M).
 FLEISS_MAX_PIXELS = 2_000_000
 
 #: Gliner et al., "ECG-AIO", npj Digit Med 8:109 (2025): the Jacobian against three
@@ -98,7 +99,8 @@ def fleiss_kappa_counts(table: np.ndarray) -> float | None:
     """Fleiss' κ of a subjects × categories table of rater counts (every row sums to the same
     number of raters), by statsmodels' ``fleiss_kappa`` (Fleiss 1971). None when it is
     undefined (every rating in one category: chance agreement is 1)."""
-    from statsmodels.stats.inter_rater import fleiss_kappa  # 1.5 s to import: only when used
+    # 1.5 s to import (pandas, patsy): only when used
+    from statsmodels.stats.inter_rater import fleiss_kappa
 
     table = np.asarray(table)
     if table.ndim != 2 or table.shape[0] == 0 or np.ptp(table.sum(axis=1)) != 0 or table.sum() == 0:
@@ -177,8 +179,10 @@ class StudyTable:
     is undefined or does not apply: Dice, IoU and κ only between masks, fleiss_kappa only on
     the ``all readers`` rows). summary: one per label × comparison × metric with at least one
     value (SUMMARY_COLUMNS). counts: one per label × reader, how many images the reader
-    annotated and how many were left out and why (STATUS_KEYS), and the median seconds the
-    reader spent per image. model: the network's name, version, weights sha256, devices.
+    annotated and how many were left out and why (STATUS_KEYS), how many of those left out
+    carry the label by the study's truth (``left_out_positive``: misses, where truth is known)
+    and the median seconds the reader spent per image (``median_seconds``, from their
+    annotation.json's ``seconds_spent``). model: the network's name, version, weights sha256, devices.
     """
 
     study: Study
@@ -237,6 +241,11 @@ def _status(mask: np.ndarray, status: str | None, done: bool) -> str:
     return "annotated" if mask.any() else "no_mask"
 
 
+def _row(base: Row, comparison: str, a: str, b: str, n: int, metrics: Mapping[str, float | None]) -> Row:
+    return {**dict.fromkeys(META_COLUMNS), **base, "comparison": comparison, "a": a, "b": b, "n_readers": n,
+            **dict.fromkeys(METRICS), **metrics}
+
+
 def study_table(study: Study, device: str = "auto", n_boot: int = 1000,
                 progress: Callable[[int, int], None] | None = None,
                 cancel: Callable[[], bool] | None = None) -> StudyTable:
@@ -258,7 +267,8 @@ def study_table(study: Study, device: str = "auto", n_boot: int = 1000,
     t0 = time.perf_counter()
     t_model = 0.0
     rows: list[Row] = []
-    counts = {(label, r): dict.fromkeys(STATUS_KEYS, 0) for label in study.labels for r in readers}
+    counts = {(label, r): dict.fromkeys(STATUS_KEYS + ("left_out_positive",), 0)
+              for label in study.labels for r in readers}
     seconds: dict[str, list[float]] = {r: [] for r in readers}
     model: dict[str, Any] = {}
     devices: set[str] = set()
@@ -280,7 +290,7 @@ def study_table(study: Study, device: str = "auto", n_boot: int = 1000,
         statuses: dict[str, dict[str, str]] = {}
         for r in readers:
             m, s, meta = load_reader_masks(study, image, r, size_px)  # type: ignore[arg-type]
-            done = is_done(study, image, r)
+            done = meta.get("reviewed") is True  # core.study.study.is_done, from the json just read
             if done and isinstance(meta.get("seconds_spent"), (int, float)):
                 seconds[r].append(float(meta["seconds_spent"]))
             masks[r] = m
@@ -293,24 +303,24 @@ def study_table(study: Study, device: str = "auto", n_boot: int = 1000,
                     "statuses": "; ".join(f"{r}: {statuses[r][label]}" for r in readers)}
             for r in readers:
                 counts[(label, r)][statuses[r][label]] += 1
+                if truth == 1 and statuses[r][label] != "annotated":
+                    counts[(label, r)]["left_out_positive"] += 1
             marked = [r for r in readers if statuses[r][label] == "annotated"]
             sal = saliency[label]
 
-            def row(comparison: str, a: str, b: str, n: int, metrics: Mapping[str, float | None]) -> None:
-                rows.append({**dict.fromkeys(META_COLUMNS), **base, "comparison": comparison, "a": a, "b": b,
-                             "n_readers": n, **dict.fromkeys(METRICS), **metrics})
-
             for r in marked:
-                row(model_vs(r), MODEL, r, 1, C.compare_maps(sal, masks[r][label], geometry))
+                rows.append(_row(base, model_vs(r), MODEL, r, 1, C.compare_maps(sal, masks[r][label], geometry)))
             if len(readers) >= 2 and len(marked) >= 2:
                 consensus = consensus_mask([masks[r][label] for r in marked])
-                row(model_vs(CONSENSUS), MODEL, CONSENSUS, len(marked), C.compare_maps(sal, consensus, geometry))
+                rows.append(_row(base, model_vs(CONSENSUS), MODEL, CONSENSUS, len(marked),
+                                 C.compare_maps(sal, consensus, geometry)))
             for a, b in itertools.combinations(readers, 2):
                 if a in marked and b in marked:
-                    row(pair_name(a, b), a, b, 2, C.compare_maps(masks[a][label], masks[b][label], geometry))
+                    rows.append(_row(base, pair_name(a, b), a, b, 2,
+                                     C.compare_maps(masks[a][label], masks[b][label], geometry)))
             if len(marked) >= 2:
-                row(ALL_READERS, "readers", "", len(marked),
-                    {"fleiss_kappa": fleiss_kappa_masks([masks[r][label] for r in marked])})
+                rows.append(_row(base, ALL_READERS, "readers", "", len(marked),
+                                 {"fleiss_kappa": fleiss_kappa_masks([masks[r][label] for r in marked])}))
         if progress is not None:
             progress(done_images + 1, total)
     t_metrics = time.perf_counter() - t0 - t_model
@@ -390,7 +400,8 @@ def paper_table(table: StudyTable) -> tuple[list[str], list[list[str]]]:
             grid = table.stat(label, comparison, "pearson_grid")
             mass = table.stat(label, comparison, "relevance_mass")
             n = max((s["n"] for s in (grid, mass) if s is not None), default=0)
-            rows.append([label if i == 0 else "", comparison.removeprefix(f"{MODEL} vs "), str(n),
+            shown = "readers, pooled" if comparison == MODEL_READERS else comparison.removeprefix(f"{MODEL} vs ")
+            rows.append([label if i == 0 else "", shown, str(n),
                          _mean_sd(grid), _mean_sd(mass),
                          *(reader_cells if i == 0 else ["", "", ""]),
                          (f"{paper[0]:.2f} ± {paper[1]:.2f}" if paper else DASH) if i == 0 else ""])
@@ -416,9 +427,10 @@ def summary_table(table: StudyTable, label: str) -> tuple[list[str], list[list[s
 def counts_table(table: StudyTable) -> tuple[list[str], list[list[str]]]:
     """Per label and reader: images annotated and left out (and why); median time per image."""
     header = ["Label", "Reader", "Annotated", "Not visible", "Not assessable", "No mask", "Not done",
-              "Median s per image"]
-    rows = [[c["label"], c["reader"], *(str(c[k]) for k in STATUS_KEYS), _f(c["median_seconds"], 1)]
-            for c in table.counts]
+              "Left out though positive", "Median s per image"]
+    known = bool(table.study.truth)
+    rows = [[c["label"], c["reader"], *(str(c[k]) for k in STATUS_KEYS),
+             str(c["left_out_positive"]) if known else DASH, _f(c["median_seconds"], 1)] for c in table.counts]
     return header, rows
 
 
@@ -456,30 +468,30 @@ def _plot_names(table: StudyTable) -> dict[str, list[str]]:
 
 def report_markdown(table: StudyTable) -> str:
     """The report as Markdown (tables, headings, the plots as images under plots/)."""
-    st = table.study
+    st, m = table.study, table.model
     lines = [f"# {title(table)}", ""]
     for reader, note in st.reader_notes.items():
-        lines += [f"*{reader}: {note}.*" if not note.endswith(".") else f"*{reader}: {note}*", ""]
+        lines += [f"*{reader}: {note.rstrip('.')}.*", ""]
     if st.simulated_readers:
-        lines += ["**The readers of this study are simulated** (perturbed ground-truth masks): its numbers "
-                  "test the pipeline, they say nothing about how people read ECGs.", ""]
-    m = table.model
-    lines += [f"{len(st.images)} images · labels {', '.join(st.labels)} · readers {', '.join(st.readers)} · "
-              f"{'blinded' if st.blinded else 'not blinded'} · model {m.get('name', DASH)} {m.get('version', '')} "
-              f"(weights sha256 {str(m.get('sha256', ''))[:12]}…) · made "
-              f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}", ""]
+        lines += [("**The readers of this study are simulated** (perturbed ground-truth masks): its numbers "
+                   "test the pipeline, they say nothing about how people read ECGs."), ""]
+    made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines += [(f"{len(st.images)} images · labels {', '.join(st.labels)} · readers {', '.join(st.readers)} · "
+               f"{'blinded' if st.blinded else 'not blinded'} · model {m.get('name', DASH)} {m.get('version', '')} "
+               f"(weights sha256 {str(m.get('sha256', ''))[:12]}…) · made {made}"), ""]
     lines += ["## The network against the readers, beside the readers against each other", ""]
     lines += _md_table(*paper_table(table))
-    lines += [f"Grid r: Pearson r between the saliency and the marked pixels summed in every lead × 0.2 s cell "
-              f"of the page (`core.compare.pearson_grid`); relevance mass: the share of positive saliency inside "
-              f"the mask. Mean ± SD over images. Readers' Dice and Cohen's κ: pixelwise between two readers' masks, "
-              f"averaged over the pairs of each image, then over images; Fleiss' κ: pixelwise over every reader "
-              f"who marked the label (on a fixed random subsample of {table.fleiss_max_pixels:,} pixels on larger "
-              f"images). Consensus: the pixels at least half of the image's marking readers marked, when two or "
-              f"more marked. Paper: {PAPER_SOURCE}.", ""]
+    lines += [(f"Grid r: Pearson r between the saliency and the marked pixels summed in every lead × 0.2 s cell "
+               f"of the page (`core.compare.pearson_grid`); relevance mass: the share of positive saliency inside "
+               f"the mask. Mean ± SD over images. Readers' Dice and Cohen's κ: pixelwise between two readers' masks, "
+               f"averaged over the pairs of each image, then over images; Fleiss' κ: pixelwise over every reader "
+               f"who marked the label (on a fixed random subsample of {table.fleiss_max_pixels:,} pixels on larger "
+               f"images). Consensus: the pixels at least half of the image's marking readers marked, when two or "
+               f"more marked. Paper: {PAPER_SOURCE}."), ""]
     lines += ["## Readers left out", "",
-              "A reader who said *not visible* or *not assessable*, drew no mask, or has not finished an image is "
-              "left out of that image's comparisons for that label; these are the counts.", ""]
+              ("A reader who said *not visible* or *not assessable*, drew no mask, or has not finished an image is "
+               "left out of that image's comparisons for that label; these are the counts. *Left out though "
+               "positive*: of those, the images that carry the label by the study's truth (misses)."), ""]
     lines += _md_table(*counts_table(table))
     names = _plot_names(table)
     if names["box"] or names["scatter"]:
@@ -487,17 +499,17 @@ def report_markdown(table: StudyTable) -> str:
         for path in names["box"] + names["scatter"]:
             lines += [f"![{Path(path).stem}]({path})", ""]
     lines += ["## Every metric", "",
-              f"Over images; 95 % CI: bootstrap of the mean (scipy.stats.bootstrap, BCa, {table.n_boot} resamples, "
-              f"seed {st.seed}). \"{READER_PAIRS}\" and \"{MODEL_READERS}\" average each image's pairs or readers "
-              f"first.", ""]
+              (f"Over images; 95 % CI: bootstrap of the mean (scipy.stats.bootstrap, BCa, {table.n_boot} "
+               f"resamples, seed {st.seed}). \"{READER_PAIRS}\" and \"{MODEL_READERS}\" average each image's "
+               f"pairs or readers first."), ""]
     for label in st.labels:
         lines += [f"### {label} — {BY_KEY[label].name}", ""]
         lines += _md_table(*summary_table(table, label))
     lines += ["## Per image", ""]
     lines += _md_table(*per_image_table(table))
-    lines += [f"Left out per image (status of each reader) and every metric: per_image.csv. Seconds: network "
-              f"{table.seconds.get('model', 0):.1f}, metrics {table.seconds.get('metrics', 0):.1f}, "
-              f"summaries {table.seconds.get('summary', 0):.1f}.", ""]
+    sec = table.seconds
+    lines += [(f"Each reader's status per image: per_image.csv. Seconds: network {sec.get('model', 0):.1f}, "
+               f"metrics {sec.get('metrics', 0):.1f}, summaries {sec.get('summary', 0):.1f}."), ""]
     return "\n".join(lines)
 
 
