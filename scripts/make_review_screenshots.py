@@ -4,7 +4,8 @@
 
 Opens, in a real (virtual) display, a real phone photograph from the shared data
 (photo_handheld_01.jpg, ecg-image-kit, BSD-3) and the bundled scan sample, copied into a
-temporary folder (nothing is written beside the shared data). The reader's marking is drawn by
+temporary folder (nothing is written beside the shared data); then a blinded reader study of
+those two and the report of a 4-page demo study (simulated readers). The reader's marking is drawn by
 this script with the window's own brush — a coarse band over lead II standing in for a
 physician's, not a clinical annotation.
 """
@@ -123,6 +124,36 @@ def main() -> None:
         window.docks["signals"].raise_()
         settle(app, 1.0)
         window.grab().save(str(args.out / "scan_decoded_leads.png"))
+        window.close()
+
+        # 5. a blinded reader study: the reader's own queue and progress, the model hidden
+        from core.study.demo import make_demo_study
+        from core.study.study import init_study
+
+        ward = Path(tmp) / "study"
+        ward.mkdir()
+        for image in (photo, folder / "sample_scan.jpg"):
+            shutil.copy(image, ward / image.name)
+        init_study(ward, ("AFL", "PVC"), ("dr-a", "dr-b"), blinded=True, seed=0, name="ward round")
+        window = ReviewWindow(settings=settings, reader="dr-a", device="cpu")
+        window.resize(1600, 1000)
+        window.show()
+        window.open_path(ward)
+        wait_analysed(app, window)
+        window.grab().save(str(args.out / "study_reading.png"))
+
+        # 6. a study's report in the window (the demo study: simulated readers)
+        demo = Path(tmp) / "demo"
+        make_demo_study(demo, n_images=4, seed=0)
+        window.study_report(demo)
+        t0 = time.perf_counter()
+        while window.report_view is None and time.perf_counter() - t0 < 600:
+            app.processEvents()
+            time.sleep(0.01)
+        settle(app, 1.0)
+        window.report_view.resize(1100, 900)
+        settle(app, 0.5)
+        window.report_view.grab().save(str(args.out / "study_report.png"))
         window.close()
     print(f"screenshots in {args.out}")
 

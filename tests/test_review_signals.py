@@ -85,7 +85,7 @@ def test_hovering_a_trace_names_its_panel_and_time_once(qtbot, panel: SignalsPan
     aVF = next(i for i, p in enumerate(geometry.panels) if p.lead == "aVF")  # row 2, col 1: t 2.5-5 s
     x0, _, _, _, base = panel._spans[aVF]
     _move_to(qtbot, panel, x0 + 1.2, base + 0.3)
-    qtbot.waitUntil(lambda: len(seen) == 1, timeout=2000)
+    qtbot.waitUntil(lambda: len(seen) == 1, timeout=10000)
     index, t_s = seen[0]
     assert index == aVF
     assert t_s == pytest.approx(geometry.panels[aVF].t0_s + 1.2, abs=0.05)
@@ -94,7 +94,7 @@ def test_hovering_a_trace_names_its_panel_and_time_once(qtbot, panel: SignalsPan
     assert len(seen) == 1
     (_, x_view_end), _ = panel.plot.getViewBox().viewRange()
     assert x_view_end > 10.1  # the page is wider than tall: there is room right of the panels
-    with qtbot.waitSignal(panel.hover_left, timeout=2000):
+    with qtbot.waitSignal(panel.hover_left, timeout=10000):
         _move_to(qtbot, panel, (10 + x_view_end) / 2, base)  # right of every panel, inside the view
 
 

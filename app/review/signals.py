@@ -111,6 +111,13 @@ class SignalsPanel(QtWidgets.QWidget):
         self.message.hide()
         self.plot.show()
 
+    def show_message(self, sentence: str) -> None:
+        """Nothing to draw: say why (e.g. hidden in blinded reading)."""
+        self.plot.clear()
+        self.curves, self._spans, self._last = [], [], None
+        self.quality.clear()
+        self._show_message(sentence)
+
     def _show_message(self, sentence: str) -> None:
         self.message.setText(sentence)
         self.plot.hide()

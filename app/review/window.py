@@ -80,6 +80,7 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.last_message = ""  # the last sentence shown in a dialog
         self.study: Any = None  # core.study.study.Study when a study folder is open
         self.report_view: QtWidgets.QDialog | None = None  # the last study report shown
+        self._signals_shown: Analysis | None = None  # the analysis whose decoded leads are drawn
         self._opened_at = time.monotonic()  # when the open image was shown: time spent per image
         self._seconds_before = 0.0  # time this reader spent on it in earlier sessions
         self._build()
@@ -376,7 +377,8 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self._asked_page = page is not None
         self.canvas.set_image(None)
         self.canvas.set_side_by_side(None, None)
-        self.signals.set_signals(None, 100.0, None, "")
+        self.signals.show_message("The decoded leads appear once the network has read the page.")
+        self._signals_shown = None
         self.compare.show_metrics(None, None, "")
         self.diagnoses.show_message(f"Loading {path.name}…")
         self.statusBar().showMessage(f"Loading {path.name}…")
@@ -444,9 +446,6 @@ class ReviewWindow(QtWidgets.QMainWindow):
             self.selected = analysis.headline()
         self.canvas.set_geometry(analysis.geometry)
         self._apply_layers()
-        fs = analysis.weights.net.decoder_fs
-        quality = next((t for t in analysis.weights.limits if "decoder" in t), "")
-        self.signals.set_signals(analysis.explanation.signals, fs, analysis.geometry, quality)
         self.select_label(self.selected)
         self._update_brush_label()
         self.statusBar().showMessage(f"{doc.path.name}: {analysis.page_reader.reason if analysis.page_reader else ''} "
@@ -663,8 +662,14 @@ class ReviewWindow(QtWidgets.QMainWindow):
         if not self._model_visible():
             self.diagnoses.show_message("Blinded reading: the network's findings and overlay are hidden until you "
                                         "mark this image done (Review ▸ Mark image done, Ctrl+D).")
+            self.signals.show_message("Blinded reading: the network's decoded leads are hidden until you mark "
+                                      "this image done.")
             self.canvas.set_layer("model", None)
             return
+        if self._signals_shown is not a:
+            self._signals_shown = a
+            quality = next((t for t in a.weights.limits if "decoder" in t), "")
+            self.signals.set_signals(a.explanation.signals, a.weights.net.decoder_fs, a.geometry, quality)
         self.diagnoses.show_analysis(a, self.selected)
         self.diagnoses.select(self.selected)
         key = self.selected

@@ -104,7 +104,7 @@ def make_demo_study(folder: str | Path, n_images: int = 6, readers: Sequence[str
                      "exact evidence masks perturbed as people draw"
              for r, reader in enumerate(readers)}
     return init_study(folder, labels, tuple(readers), blinded=True, seed=seed,
-                      name=f"demo: {n_images} studio pages, simulated readers", images=images,
+                      name=f"demo: {n_images} studio pages", images=images,
                       simulated_readers=True, reader_notes=notes, truth=truth)
 
 
