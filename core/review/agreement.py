@@ -148,7 +148,8 @@ def per_lead_shares(saliency: np.ndarray, mask: np.ndarray,
     return {lead: (share, reader.get(lead, 0.0)) for lead, share in model.items()}
 
 
-def _cell(value: object) -> object:
+def csv_cell(value: object) -> object:
+    """A value as a CSV cell: None empty, booleans 1/0 (what spreadsheets and R read back)."""
     if value is None:
         return ""
     if isinstance(value, (bool, np.bool_)):
@@ -165,5 +166,5 @@ def metrics_csv(rows: Sequence[Mapping[str, object]]) -> bytes:
     writer = csv.DictWriter(out, fieldnames=CSV_KEYS, extrasaction="raise")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: _cell(v) for k, v in row.items()})
+        writer.writerow({k: csv_cell(v) for k, v in row.items()})
     return out.getvalue().encode("utf-8")

@@ -51,6 +51,7 @@ from core import compare as C
 from core.atomic import OutputSet, write_bytes
 from core.labels import BY_KEY
 from core.page.geometry import Geometry
+from core.review.agreement import csv_cell
 from core.study.model import model_outputs
 from core.study.study import Study, load_reader_masks
 
@@ -662,20 +663,13 @@ def _wrap(text: str, width: int = 140) -> list[str]:
 
 
 # ---- files -----------------------------------------------------------------------------------
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, (bool, np.bool_)):
-        return int(value)
-    return value
-
 
 def _csv(columns: Sequence[str], rows: Sequence[Row]) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="raise")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: _cell(r.get(k)) for k in columns})
+        writer.writerow({k: csv_cell(r.get(k)) for k in columns})
     return out.getvalue().encode("utf-8")
 
 
