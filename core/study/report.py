@@ -401,8 +401,10 @@ def paper_table(table: StudyTable) -> tuple[list[str], list[list[str]]]:
             grid = table.stat(label, comparison, "pearson_grid")
             mass = table.stat(label, comparison, "relevance_mass")
             n = max((s["n"] for s in (grid, mass) if s is not None), default=0)
+            n_grid = 0 if grid is None else grid["n"]
+            images = str(n) if n_grid == n else f"{n} (grid r: {n_grid})"  # grid r needs the page geometry
             shown = "readers, pooled" if comparison == MODEL_READERS else comparison.removeprefix(f"{MODEL} vs ")
-            rows.append([label if i == 0 else "", shown, str(n),
+            rows.append([label if i == 0 else "", shown, images,
                          _mean_sd(grid), _mean_sd(mass),
                          *(reader_cells if i == 0 else ["", "", ""]),
                          (f"{paper[0]:.2f} ± {paper[1]:.2f}" if paper else DASH) if i == 0 else ""])
@@ -483,7 +485,9 @@ def report_markdown(table: StudyTable) -> str:
     lines += ["## The network against the readers, beside the readers against each other", ""]
     lines += _md_table(*paper_table(table))
     lines += [(f"Grid r: Pearson r between the saliency and the marked pixels summed in every lead × 0.2 s cell "
-               f"of the page (`core.compare.pearson_grid`); relevance mass: the share of positive saliency inside "
+               f"of the page (`core.compare.pearson_grid`), defined only where the page reader found the page "
+               f"geometry (\"12 (grid r: 9)\": on 3 of 12 images it found none); relevance mass: the share of "
+               f"positive saliency inside "
                f"the mask. Mean ± SD over images. Readers' Dice and Cohen's κ: pixelwise between two readers' masks, "
                f"averaged over the pairs of each image, then over images; Fleiss' κ: pixelwise over every reader "
                f"who marked the label (on a fixed random subsample of {table.fleiss_max_pixels:,} pixels on larger "
