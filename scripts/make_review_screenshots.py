@@ -140,6 +140,8 @@ def main() -> None:
         window.show()
         window.open_path(ward)
         wait_analysed(app, window)
+        window.docks["diagnoses"].raise_()
+        settle(app, 0.5)
         window.grab().save(str(args.out / "study_reading.png"))
 
         # 6. a study's report in the window (the demo study: simulated readers)

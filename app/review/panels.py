@@ -108,6 +108,8 @@ class DiagnosesPanel(QtWidgets.QWidget):
         self.profile.setLabel("bottom", "time in its panel (s)")
         self.profile.getAxis("left").setTicks([[(i + 0.5, lead) for i, lead in enumerate(LEADS)]])
         self.profile.invertY(True)
+        self.profile.setRange(xRange=(0, 10), yRange=(0, len(LEADS)), padding=0.02)  # 10 s × 12 leads, empty or not
+        self.profile.disableAutoRange()
         self.profile_image = pg.ImageItem(axisOrder="row-major")
         self.profile_image.setColorMap(pg.ColorMap([0, 1], [(255, 255, 255), PURPLE]))
         self.profile.addItem(self.profile_image)
