@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from core.io.images import load_image
+from core.io.records import data_dir
 from core.page import Geometry, PageResult, detect_geometry
 from core.page.calibrate import grid_calibrations, grid_signal
 from core.page.rectify import homography_from_vanishing_points, lattice_frame, rectify
@@ -16,7 +17,7 @@ from core.synth.degrade import degrade
 from core.synth.paper import random_spec
 from core.synth.render import paper_background, render_page
 
-IMAGES = Path("/work/shared/data/images")
+IMAGES = data_dir() / "images"  # the shared real images, wherever this clone finds the data
 TRUTH = Path(__file__).resolve().parents[1] / "resources" / "page_truth.json"
 
 
@@ -27,6 +28,8 @@ def sample():
     from core.io.records import read_labels
     from core.synth.from_record import sample_from_record
 
+    if not (data_dir() / "labels.csv").is_file():
+        pytest.skip("the shared records are not here (../shared/data beside the clone, or ECG_AIO_DATA)")
     rows = [r for r in read_labels() if r.split == "train"]
     return sample_from_record(rows[3])
 
