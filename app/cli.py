@@ -153,7 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_WEIGHTS
     except (CliError, ValueError, OSError) as exc:
-        print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+        from core.io.errors import one_line
+
+        print(f"{PROG}: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
 
 
@@ -161,11 +163,6 @@ class _WeightsFailure(Exception):
     """Weights missing, corrupt or mismatched (exit 3)."""
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc) or exc.__class__.__name__
-    if isinstance(exc, OSError) and exc.filename and exc.strerror:
-        text = f"{exc.filename}: {exc.strerror.lower()}"
-    return " ".join(text.split())
 
 
 # ---- commands -------------------------------------------------------------------------

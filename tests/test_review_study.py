@@ -29,10 +29,6 @@ def study_folder(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture(autouse=True)
-def private_annotations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ECG_AIO_ANNOTATIONS", str(tmp_path / "fallback"))
-
 
 def test_a_reader_reads_a_blinded_study_in_their_own_order(qtbot, tmp_path: Path, study_folder: Path) -> None:  # type: ignore[no-untyped-def]
     settings = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.Format.IniFormat)

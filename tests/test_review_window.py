@@ -42,10 +42,6 @@ def worklist(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture(autouse=True)
-def private_annotations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ECG_AIO_ANNOTATIONS", str(tmp_path / "fallback"))
-
 
 def _window(qtbot, settings: QtCore.QSettings, reader: str | None = "Dr Test") -> ReviewWindow:  # type: ignore[no-untyped-def]
     window = ReviewWindow(settings=settings, reader=reader, device="cpu")

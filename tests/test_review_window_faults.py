@@ -41,10 +41,6 @@ def settings(tmp_path: Path) -> QtCore.QSettings:
     return QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
 
 
-@pytest.fixture(autouse=True)
-def private_annotations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ECG_AIO_ANNOTATIONS", str(tmp_path / "fallback"))
-
 
 @pytest.fixture(autouse=True)
 def no_analysis_left_running(qtbot):  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ import shiboken6
 from PySide6 import QtCore
 
 from core.explain import Cancelled
+from core.io.errors import one_line
 
 
 class _Signals(QtCore.QObject):
@@ -50,11 +51,9 @@ class _Task(QtCore.QRunnable):
 
 def one_sentence(exc: BaseException) -> str:
     """What went wrong, in the words the core used (its errors are written for physicians)."""
-    text = " ".join((str(exc) or exc.__class__.__name__).split())
     if isinstance(exc, MemoryError):
         return "There was not enough memory for this image; close other programs or use a smaller scan."
-    if isinstance(exc, OSError) and exc.filename and exc.strerror:
-        return f"{exc.filename}: {exc.strerror.lower()}."
+    text = one_line(exc)
     return text if text.endswith((".", "!", "?")) else text + "."
 
 

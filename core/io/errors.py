@@ -12,3 +12,12 @@ class ImageLoadError(ValueError):
 
 class RecordLoadError(ValueError):
     """A WFDB record or the labels table cannot be read, or is not a 12-lead ECG."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line for a physician: the core's own message (written to be shown as
+    is), or for an OS error the file and what the system said ('scan.jpg: permission denied')."""
+    text = str(exc) or exc.__class__.__name__
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:
+        text = f"{exc.filename}: {exc.strerror.lower()}"
+    return " ".join(text.split())
