@@ -72,7 +72,9 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.labelling = Latest(self)  # the selected label's overlay, profile and warnings
         self.exporting = Latest(self)  # the report: seconds on a 12-MP photo
         self.reporting = Latest(self)  # a study's report: the network on every ECG of the study
-        self._metrics: dict[str, Any] | None = None
+        self.last_measurement: Any = None  # the last caliper reading (core.review.calipers.Measurement)
+        self.page_dialog: QtWidgets.QDialog | None = None  # "which page?" of a multi-page file
+        self.shortcut_box: QtWidgets.QMessageBox | None = None  # F1
         self._shown_layers: dict[str, bool] = {}  # layers the reader showed or hid: kept from image to image
         self._asked_page = False  # the page question was asked for the open file
         self._save_blocked = False  # an unreadable earlier annotation must not be overwritten
@@ -1044,7 +1046,6 @@ class ReviewWindow(QtWidgets.QMainWindow):
         a = doc.analysis if doc else None
         if doc is None or a is None or doc.annotations is None or doc.image is None or not self._model_visible():
             self.measuring.cancel()
-            self._metrics = None
             self.compare.show_metrics(None, None, "Blinded: agreement appears once you mark the image done."
                                       if doc is not None and a is not None and not self._model_visible() else "")
             self.canvas.set_layer("agreement", None)
@@ -1067,7 +1068,6 @@ class ReviewWindow(QtWidgets.QMainWindow):
     def _measured(self, result: dict[str, Any]) -> None:
         if result["label"] != self.selected:
             return
-        self._metrics = result
         note = ("Draw where you see the evidence: the agreement appears as you draw."
                 if result["empty"] else "Updated after each stroke.")
         self.compare.show_metrics(result["metrics"], result["shares"], note)
