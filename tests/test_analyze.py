@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -40,26 +41,83 @@ def run(*args: str, card: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_analyze_writes_the_documented_outputs(tiny_card: Path, tmp_path: Path) -> None:
+    from core.outputs import read_result
+
     before = hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
     out = tmp_path / "out"
     res = run("analyze", str(SAMPLE), "--out", str(out), "--labels", "AFL,PVC", card=tiny_card)
     assert res.returncode == 0, res.stderr
     result = json.loads((out / "result.json").read_text())
-    assert result["schema"] == "ecg-aio/result@1"
+    assert result["schema"] == "ecg-aio/result@1" and result["withheld"] is None
     assert result["image"]["sha256"] == before == hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
     assert set(result["timings_ms"]) >= {"load", "page", "preprocess", "forward", "jacobian", "write"}
     assert [e["name"] for e in result["labels"]] == ["AFL", "PVC"]
     w, h = result["image"]["size"]
+    with np.load(out / "saliency.npz") as npz:  # float16, at the letterboxed input's resolution
+        assert sorted(npz.files) == ["AFL", "PVC"] and npz["PVC"].dtype == np.float16
+        assert npz["PVC"].shape[0] == 96 and npz["PVC"].shape[1] < w  # the tiny card's input is 192 x 96
+    _, maps = read_result(out)
     for entry in result["labels"]:
-        sal = np.load(out / entry["saliency"])
-        assert sal.shape == (h, w) and sal.dtype == np.float32 and sal.min() >= 0 and sal.max() > 0
+        assert entry["saliency"] == f"saliency.npz:{entry['name']}" and "overlay" not in entry
+        sal = maps[entry["name"]]
+        assert sal.shape == (h, w) and sal.dtype == np.float32 and sal.min() >= 0
+        assert 0.9 * entry["saliency_scale"] < sal.max() <= entry["saliency_scale"] * 1.001  # bilinear: peaks kept
         assert 0.0 <= entry["probability"] <= 1.0 and entry["positive"] == (entry["probability"] >= 0.5)
-        assert (out / entry["overlay"]).stat().st_size > 0
         assert entry["where"]["summary"].startswith(entry["name"])
     rows = list(csv.reader(io.StringIO((out / "signals.csv").read_text())))
     assert rows[0] == ["panel", "lead", "t_s", "mv"] and len(rows) > 1000
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["result.json", "signals.csv", "saliency_AFL.npy", "saliency_PVC.npy", "overlay_AFL.png", "overlay_PVC.png"])
+    assert sorted(p.name for p in out.iterdir()) == ["result.json", "saliency.npz", "signals.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging folder left
+
+
+def test_overlays_on_request_and_a_rerun_replaces_the_whole_set(tiny_card: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    res = run("analyze", str(SAMPLE), "--out", str(out), "--labels", "AFL,PVC", "--overlays", card=tiny_card)
+    assert res.returncode == 0, res.stderr
+    entries = json.loads((out / "result.json").read_text())["labels"]
+    for entry in entries:
+        overlay = cv2.imread(str(out / entry["overlay"]))
+        assert overlay.shape[:2] == tuple(json.loads((out / "result.json").read_text())["image"]["size"][::-1])
+    res = run("analyze", str(SAMPLE), "--out", str(out), "--labels", "SR", card=tiny_card)
+    assert res.returncode == 0, res.stderr
+    # no overlay or map of the earlier run stays beside the new result
+    assert sorted(p.name for p in out.iterdir()) == ["result.json", "saliency.npz", "signals.csv"]
+    with np.load(out / "saliency.npz") as npz:
+        assert npz.files == ["SR"]
+
+
+def test_a_folder_of_other_files_is_refused_and_left_alone(tiny_card: Path, tmp_path: Path) -> None:
+    out = tmp_path / "desktop"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    res = run("analyze", str(SAMPLE), "--out", str(out), "--labels", "SR", card=tiny_card)
+    assert res.returncode == 2 and "notes.txt" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert [p.name for p in out.iterdir()] == ["notes.txt"] and (out / "notes.txt").read_text() == "mine"
+
+
+def test_where_it_looked_at_the_maps_resolution_matches_the_image_resolution() -> None:
+    """The shares result.json gives are computed on the map as stored (fast); on the map
+    upsampled to the image they are the same to within a percentage point."""
+    from core.analyze import analyze_path, where
+    from core.explain import where_it_looked
+
+    a = analyze_path(SAMPLE, labels=("PVC",), device="cpu")  # the shipped network
+    assert a.geometry is not None and a.explanation.saliency.native["PVC"].shape != a.image.rgb.shape[:2]
+    fast, full = where(a, "PVC")["per_lead"], where_it_looked(a.explanation.saliency["PVC"], a.geometry, "PVC")["per_lead"]
+    assert fast.keys() == full.keys()
+    assert max(abs(fast[k] - full[k]) for k in fast) < 0.01
+
+
+def test_older_outputs_are_read(tmp_path: Path) -> None:
+    from core.outputs import read_result
+
+    sal = np.random.default_rng(0).random((30, 40)).astype(np.float32)
+    np.save(tmp_path / "saliency_PVC.npy", sal)
+    (tmp_path / "result.json").write_text(json.dumps({
+        "schema": "ecg-aio/result@1", "image": {"size": [40, 30]},
+        "labels": [{"name": "PVC", "saliency": "saliency_PVC.npy", "overlay": "overlay_PVC.png"}]}))
+    _, maps = read_result(tmp_path)
+    np.testing.assert_array_equal(maps["PVC"], sal)
 
 
 def test_analyze_refuses_a_corrupt_weights_file(tiny_card: Path, tmp_path: Path) -> None:
@@ -81,20 +139,25 @@ def test_analyze_unknown_label_is_a_usage_error(tiny_card: Path, tmp_path: Path)
     assert res.returncode == 2 and "STEMI" in res.stderr
 
 
-def test_analyze_warns_when_the_image_does_not_look_like_an_ecg(tiny_card: Path, tmp_path: Path) -> None:
-    import cv2
-
+def test_analyze_withholds_the_calls_when_the_image_does_not_look_like_an_ecg(tiny_card: Path, tmp_path: Path) -> None:
     rng = np.random.default_rng(0)  # a smooth colourful picture with a ball in it: no grid, no trace
     picture = (cv2.GaussianBlur(rng.random((600, 800, 3)).astype(np.float32), (0, 0), 25) * 765).clip(0, 255)
     picture = picture.astype(np.uint8)
     cv2.circle(picture, (400, 300), 150, (40, 120, 200), -1)
     image = tmp_path / "holiday.png"
     cv2.imwrite(str(image), picture)
-    res = run("analyze", str(image), "--out", str(tmp_path / "out"), "--labels", "SR", card=tiny_card)
-    assert res.returncode == 0, res.stderr
-    warning = [line for line in res.stderr.splitlines() if line.startswith("warning:")]
-    assert len(warning) == 1 and "holiday.png does not look like an ECG" in warning[0]
-    assert (tmp_path / "out" / "result.json").exists()  # the physician still gets what was computed
+    noise = tmp_path / "noise.png"
+    cv2.imwrite(str(noise), rng.integers(0, 256, (600, 800, 3), dtype=np.uint8))
+    for path in (image, noise):
+        out = tmp_path / f"out_{path.stem}"
+        res = run("analyze", str(path), "--out", str(out), "--labels", "SR,AF,PVC", card=tiny_card)
+        assert res.returncode == 0, res.stderr
+        warning = [line for line in res.stderr.splitlines() if line.startswith("warning:")]
+        assert len(warning) == 1 and f"{path.name}: No diagnosis is given" in warning[0]
+        result = json.loads((out / "result.json").read_text())  # the physician still gets what was computed
+        assert result["withheld"].startswith("No diagnosis is given") and result["page_reader"]["is_ecg"] is False
+        assert not any(e["positive"] for e in result["labels"])
+        assert res.stdout.count("withheld") == 3 and "POSITIVE" not in res.stdout
 
 
 def test_analyze_does_not_warn_on_an_ecg(tiny_card: Path, tmp_path: Path) -> None:

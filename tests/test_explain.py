@@ -61,8 +61,9 @@ def random_image(h: int, w: int, seed: int = 0) -> torch.Tensor:
 
 # ---- Jacobian ------------------------------------------------------------------------------
 def test_jacobian_matches_finite_differences():
+    """At the network's input size the map is the Jacobian of the image's own pixels."""
     model = small_ecgaio().double()
-    img = random_image(20, 30)
+    img = random_image(32, 48)
     k = 2
     sal = E.Jacobian(model, SPEC).attribute(img, [k])[0]
     eps = 1e-6
@@ -126,7 +127,7 @@ def test_gradcam_peaks_at_the_dark_patch_through_the_letterbox():
 
 def test_integrated_gradients_of_an_affine_model_is_input_times_gradient():
     model = DarknessNet().double()
-    img = random_image(24, 36)
+    img = random_image(32, 48)  # at the input size: the Jacobian is the image pixels' own
     ig = E.IntegratedGradients(model, SPEC, steps=5, batch=2).attribute(img, [3])[0]
     jac = E.Jacobian(model, SPEC).attribute(img, [3])[0]  # only channel 0 matters
     np.testing.assert_allclose(ig, np.abs(img[0, 0].numpy() - 1.0) * jac, rtol=1e-4, atol=1e-10)
@@ -150,6 +151,8 @@ def test_explain_reuses_the_forward_pass():
     assert set(ex.saliency) == {LABELS[1], "PVC"}
     assert done == [(1, 2), (2, 2)]
     assert ex.saliency["PVC"].shape == (37, 53) and ex.saliency["PVC"].dtype == np.float32
+    # kept at the letterboxed input's resolution (53 x 37 scaled by 32 / 37), read at the image's
+    assert ex.saliency.native["PVC"].shape == (32, 46)
     expected = E.Jacobian(model, SPEC).attribute(image_to_tensor(rgb), [LABELS.index("PVC")])[0]
     np.testing.assert_allclose(ex.saliency["PVC"], expected, rtol=1e-5, atol=1e-9)
     with torch.no_grad():

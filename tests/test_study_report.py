@@ -22,9 +22,8 @@ from core.atomic import write_png
 from core.explain import Cancelled
 from core.review import store
 from core.review.annotations import Annotations
+from core.outputs import RESULT_NAME, SALIENCY_NAME
 from core.study.model import (
-    RESULT_NAME,
-    SALIENCY_NAME,
     model_folder,
     model_outputs,
     model_progress,

@@ -72,18 +72,32 @@ def letterbox_box(image_size: tuple[int, int], spec: InputSpec) -> tuple[int, in
 def to_model_input(img01: torch.Tensor, spec: InputSpec) -> torch.Tensor:
     """Letterbox and normalise images (B, 3, H, W) in [0, 1] to (B, C, spec.height, spec.width).
 
-    Scaled by min(height / H, width / W) with antialiased bilinear resampling, centred on a
-    white (1.0) canvas, converted to luma when ``spec.channels == 1``, then normalised.
-    Differentiable with respect to ``img01``.
+    ``pad_and_normalise(letterbox_resize(img01, spec), spec)``: differentiable with respect to
+    ``img01``.
     """
+    return pad_and_normalise(letterbox_resize(img01, spec), spec)
+
+
+def letterbox_resize(img01: torch.Tensor, spec: InputSpec) -> torch.Tensor:
+    """Images (B, 3, H, W) in [0, 1] scaled by min(height / H, width / W) with antialiased
+    bilinear resampling: (B, 3, new_h, new_w), the page as the network sees it before the
+    white margins (``letterbox_box``). Differentiable."""
     if img01.ndim != 4 or img01.shape[1] != 3:
         raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(img01.shape)}")
     height, width = img01.shape[-2:]
-    new_w, new_h, left, top = letterbox_box((width, height), spec)
-    x = img01
-    if (new_h, new_w) != (height, width):
-        x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", align_corners=False,
-                          antialias=True)
+    new_w, new_h, _, _ = letterbox_box((width, height), spec)
+    if (new_h, new_w) == (height, width):
+        return img01
+    return F.interpolate(img01, size=(new_h, new_w), mode="bilinear", align_corners=False, antialias=True)
+
+
+def pad_and_normalise(scaled: torch.Tensor, spec: InputSpec) -> torch.Tensor:
+    """A letterbox-scaled batch (B, 3, new_h, new_w) -> the network's input (B, C, height,
+    width): converted to luma when ``spec.channels == 1``, centred on a white (1.0) canvas,
+    normalised by the spec's mean and std. Differentiable."""
+    new_h, new_w = scaled.shape[-2:]
+    left, top = (spec.width - new_w) // 2, (spec.height - new_h) // 2
+    x = scaled
     if spec.channels == 1:
         luma = torch.tensor(LUMA, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
         x = (x * luma).sum(dim=1, keepdim=True)

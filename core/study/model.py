@@ -4,17 +4,12 @@ A study report compares the network's saliency with every reader's mask, and is 
 another reader finishes: the network (about 1-2 s per page on the 2-core CPU) runs once per
 image, and its result is cached under ``<image>.ecg-aio/model/``:
 
-- ``result.json``: ``core.analyze.result_json``, each label's ``saliency`` naming
-  ``saliency.npz:<LABEL>`` and its ``saliency_scale`` (the map's maximum);
-- ``saliency.npz``: per study label, the map divided by its maximum, as float16
-  (``np.savez_compressed``).
+- ``result.json`` and ``saliency.npz``: what ``ecg-aio analyze`` writes (``core.outputs``: each
+  map float16 at the network's resolution, divided by its maximum), for the study's labels.
 
-Dividing by the maximum first makes float16's 3-digit relative precision independent of the
-weights' scale (the shipped Jacobians peak at 0.16-0.25 and fall to 1e-6: stored as they are,
-the faintest tenth would sit in float16's subnormal range). Every compare metric is
-scale-free but for the ranks' ties: on four demo-study pages (1100 x 850 and 1169 x 827 px, the
-shipped network, AFL and PVC against a reader's masks) the float16 round trip moved none of
-them by more than 0.0002 (tests/test_study_report.py holds it within 0.01).
+Every compare metric is scale-free but for the ranks' ties: on four demo-study pages the
+float16 round trip moved none of them by more than 0.0002 (tests/test_study_report.py holds
+it within 0.01).
 
 The cache is used when the image's sha256 and the weights' sha256 (the model card's, which
 ``core.model.weights.load_model`` checks the file against) are those it was made with and it
@@ -24,7 +19,6 @@ atomically (the npz first, then result.json, which names what it belongs to).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -32,12 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from core.atomic import OutputSet, write_bytes, write_json
 from core.model.weights import Weights, card_path_for, default_card_path
+from core.outputs import RESULT_NAME, read_result
 
 MODEL_FOLDER = "model"
-RESULT_NAME = "result.json"
-SALIENCY_NAME = "saliency.npz"
 
 
 def model_folder(image_path: str | Path) -> Path:
@@ -68,20 +60,11 @@ def _cached(folder: Path, labels: tuple[str, ...], image_sha: str, weights_sha: 
     try:
         result = json.loads((folder / RESULT_NAME).read_text(encoding="utf-8"))
         if (result.get("image", {}).get("sha256") != image_sha
-                or result.get("model", {}).get("sha256") != weights_sha):
+                or result.get("model", {}).get("sha256") != weights_sha
+                or not set(labels) <= {e["name"] for e in result["labels"]}):
             return None
-        entries = {e["name"]: e for e in result["labels"]}
-        w, h = result["image"]["size"]
-        saliency: dict[str, np.ndarray] = {}
-        with np.load(folder / SALIENCY_NAME, allow_pickle=False) as npz:
-            for label in labels:
-                if label not in entries or label not in npz.files:
-                    return None
-                values = npz[label]
-                if values.shape != (h, w):
-                    return None
-                saliency[label] = values.astype(np.float32) * np.float32(entries[label]["saliency_scale"])
-        return result, saliency
+        result, saliency = read_result(folder)
+        return result, {k: saliency[k] for k in labels}
     except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError):
         return None
 
@@ -115,18 +98,9 @@ def model_outputs(study: Any, image: str, device: str = "auto", card: str | Path
         return cached
 
     # the network (torch): imported only when it runs
-    from core.analyze import analyze_path, result_json
+    from core.analyze import analyze_path, write_analysis
 
     analysis = analyze_path(path, labels=labels, device=device, card=card, progress=progress, cancel=cancel)
-    saliency = {k: np.asarray(analysis.explanation.saliency[k], np.float32) for k in labels}
-    scales = {k: float(np.max(np.abs(v))) or 1.0 for k, v in saliency.items()}
-    stored = {k: (v / np.float32(scales[k])).astype(np.float16) for k, v in saliency.items()}
-    files = {k: {"saliency": f"{SALIENCY_NAME}:{k}", "saliency_scale": scales[k]} for k in labels}
-    result = result_json(analysis, files)
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **stored)
-    with OutputSet(folder) as out:
-        write_bytes(out.path(SALIENCY_NAME), buf.getvalue())
-        write_json(out.path(RESULT_NAME), result)  # last: it names the npz it belongs to
+    write_analysis(analysis, folder)
     # what a later call reads back: the float16 maps, so a report is the same before and after caching
-    return result, {k: stored[k].astype(np.float32) * np.float32(scales[k]) for k in labels}
+    return read_result(folder)

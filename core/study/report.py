@@ -713,10 +713,8 @@ def write_report(table: StudyTable, out_dir: str | Path) -> Path:
     files["per_image.csv"] = _csv(META_COLUMNS + METRICS, table.rows)
     files["summary.csv"] = _csv(SUMMARY_COLUMNS, table.summary)
     with OutputSet(out_dir) as out:
-        if figures:
-            (out_dir / "plots").mkdir(exist_ok=True)
         for name, data in files.items():
             if name != "report.md":
                 write_bytes(out.path(name), data)
-        path = write_bytes(out.path("report.md"), files["report.md"])  # last: the one the CLI prints
-    return path
+        write_bytes(out.path("report.md"), files["report.md"])  # last: the one the CLI prints
+    return out.target("report.md")

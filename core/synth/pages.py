@@ -154,7 +154,7 @@ def write_page(files: OutputSet, page: SynthPage) -> Path:
     for label, mask in page.masks.items():
         write_png(files.path(f"{page.id}_mask_{label}.png"), mask)
     write_json(files.path(page.id + ".json"), page.sidecar(image_path.name))
-    return image_path
+    return files.target(image_path.name)
 
 
 # ---- signal sources ------------------------------------------------------------------
