@@ -16,6 +16,7 @@ An attribution method is a small object with one method, ``attribute(img01, targ
 """
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -236,14 +237,18 @@ class SaliencyMaps(Mapping[str, np.ndarray]):
     native: dict[str, np.ndarray]
     image_size: tuple[int, int]
     _recent: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # the window reads from workers
 
     def __getitem__(self, key: str) -> np.ndarray:
-        if key not in self._recent:
+        with self._lock:
+            full = self._recent.get(key)
+        if full is None:
             full = resize_map(self.native[key], self.image_size)
-            while len(self._recent) >= 2:
-                self._recent.pop(next(iter(self._recent)))
-            self._recent[key] = full
-        return self._recent[key]
+            with self._lock:
+                while len(self._recent) >= 2:
+                    self._recent.pop(next(iter(self._recent)))
+                self._recent[key] = full
+        return full
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.native)

@@ -141,7 +141,7 @@ class DiagnosesPanel(QtWidgets.QWidget):
         self._keys = sorted_labels(analysis)
         for key in self._keys:
             p, thr = analysis.probability(key), analysis.weights.thresholds[key]
-            call = "POSITIVE" if analysis.is_positive(key) else "negative"
+            call = "withheld" if analysis.withheld else "POSITIVE" if analysis.is_positive(key) else "negative"
             item = QtWidgets.QTreeWidgetItem([f"{key} — {BY_KEY[key].name}", f"{p:.2f}", f"{thr:.2f}", call])
             item.setData(0, QtCore.Qt.ItemDataRole.UserRole, key)
             item.setToolTip(0, f"Evidence: {BY_KEY[key].evidence}")

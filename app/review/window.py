@@ -21,8 +21,8 @@ import core
 from app.review.canvas import TOOLS, Canvas, reduced, rgba_layer
 from app.review.panels import ComparePanel, DiagnosesPanel, LayersPanel, WorklistPanel
 from app.review.workers import Latest, one_sentence
-from core.analyze import Analysis, analyze_path
-from core.explain import PURPLE, overlay_alpha, where_it_looked
+from core.analyze import Analysis, analyze_path, where
+from core.explain import PURPLE, overlay_alpha
 from core.io import LoadedImage
 from core.labels import BY_KEY, LABELS
 from core.review import store
@@ -675,12 +675,11 @@ class ReviewWindow(QtWidgets.QMainWindow):
         self.diagnoses.show_analysis(a, self.selected)
         self.diagnoses.select(self.selected)
         key = self.selected
-        saliency = a.explanation.saliency[key]
 
         def job(cancel: threading.Event, _report: Callable[[Any], None]) -> tuple:
-            # ~0.35 s on a 12-MP photo (the per-cell sums over every pixel): never on the event loop
-            overlay = rgba_layer(overlay_alpha(reduced(saliency)), PURPLE)
-            return key, a, where_it_looked(saliency, a.geometry, key), warnings(a, key), overlay
+            # the map at the image's size (48 MB for a 12-MP photo) and its summaries: never on the event loop
+            overlay = rgba_layer(overlay_alpha(reduced(a.explanation.saliency[key])), PURPLE)
+            return key, a, where(a, key), warnings(a, key), overlay
 
         self.labelling.submit(job, self._label_shown, lambda m: self.statusBar().showMessage(m))
 
@@ -1051,10 +1050,11 @@ class ReviewWindow(QtWidgets.QMainWindow):
             self.canvas.set_layer("agreement", None)
             return
         key = self.selected
-        saliency, geometry, rgb = a.explanation.saliency[key], a.geometry, doc.image.rgb
+        maps, geometry, rgb = a.explanation.saliency, a.geometry, doc.image.rgb
         mask = np.array(doc.annotations.mask(key))  # a copy: the reader may draw on while this runs
 
         def job(cancel: threading.Event, _report: Callable[[Any], None]) -> dict[str, Any]:
+            saliency = maps[key]  # at the image's size: made here, off the event loop
             codes = agreement_codes(saliency, mask)
             picture = agreement_image(np.full_like(rgb, 255), codes)  # colours only: the page shows beneath
             alpha = (codes > 0).astype(np.float32)

@@ -135,10 +135,8 @@ def warnings(analysis: Analysis | None, label: str | None = None) -> list[str]:
     if analysis is None:
         return []
     out = []
-    reader = analysis.page_reader
-    if reader is not None and not reader.is_ecg:
-        out.append(f"No ECG recognised on this image ({reader.reason.rstrip('.')}). "
-                   "If it is not an ECG, ignore the diagnoses.")
+    if analysis.withheld is not None:
+        out.append(analysis.withheld + " If it is an ECG, check the photo: the whole sheet in view, flat, in focus.")
     if analysis.geometry is None or not analysis.geometry.panels:
         out.append("The page geometry was not found, so there is no per-lead answer, no decoded leads "
                    "and no calipers on this image.")
