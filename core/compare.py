@@ -11,6 +11,7 @@ page, so it is reported on a lead × 0.2 s grid as well.
 from __future__ import annotations
 
 import functools
+import io
 import json
 import math
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import numpy as np
 from scipy import ndimage, stats
 from sklearn.metrics import cohen_kappa_score, roc_auc_score
 
+from core.io.errors import MAX_PIXELS, ImageLoadError, InputFileError, read_regular_file
 from core.page.geometry import Geometry, apply_homography
 
 SALIENCY_KEYS: tuple[str, ...] = (
@@ -362,46 +364,82 @@ def load_map(path: str | Path, expected_shape: tuple[int, int] | None = None) ->
     """Read a saliency map (.npy, H×W numbers) or a mask (.png, pixel > 0 = in the mask).
 
     Returns (float32 H×W map, False) or (bool H×W mask, True). A colour PNG counts a pixel as
-    marked when any of its colour channels is > 0 and (with alpha) it is not transparent. Raises ValueError with a
-    sentence saying what is wrong: unreadable file, other suffix, not 2-D, not finite, or a
-    shape other than expected_shape (H, W).
+    marked when any of its colour channels is > 0 and (with alpha) it is not transparent. Raises
+    ValueError (InputFileError) with a sentence saying what is wrong: missing, not a regular
+    file, unreadable, other suffix, not 2-D, over ``MAX_PIXELS`` or truncated (both judged from
+    the header, before any memory is spent on the values), not finite, or a shape other than
+    expected_shape (H, W).
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if not path.is_file():
-        raise ValueError(f"{path}: no such file")
+    if not path.exists():
+        raise InputFileError(f"{path}: no such file")
     if suffix == ".npy":
         values, is_mask = _load_npy(path), False
     elif suffix == ".png":
         values, is_mask = _load_png(path), True
     else:
-        raise ValueError(f"{path}: expected a saliency map (.npy) or a mask (.png), not '{suffix or 'no suffix'}'")
+        raise InputFileError(f"{path}: expected a saliency map (.npy) or a mask (.png), not '{suffix or 'no suffix'}'")
     if expected_shape is not None and values.shape != tuple(expected_shape):
         h, w = values.shape
-        raise ValueError(
+        raise InputFileError(
             f"{path} is {w}×{h} px but the other map is {expected_shape[1]}×{expected_shape[0]} px; "
             "both must be in the pixels of the same image"
         )
     return values, is_mask
 
 
+_NPY_MAX_BYTES = 8 * MAX_PIXELS + (1 << 20)  # float64 at the pixel limit, and a header
+
+
 def _load_npy(path: Path) -> np.ndarray:
+    data = read_regular_file(path, "saliency map", _NPY_MAX_BYTES, InputFileError, name=str(path))
+    f = io.BytesIO(data)
     try:
-        values = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise ValueError(f"{path}: not a readable NumPy array ({exc})") from None
-    if values.ndim != 2 or not np.issubdtype(values.dtype, np.number) or np.iscomplexobj(values):
-        raise ValueError(f"{path}: a saliency map must be a 2-D real array (H×W), got {values.dtype} {values.shape}")
-    values = values.astype(np.float32)
+        version = np.lib.format.read_magic(f)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise ValueError(f"format version {version[0]}.{version[1]} is not supported")
+        shape, fortran_order, dtype = read_header(f)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputFileError(f"{path}: not a readable NumPy array ({exc})") from None
+    if len(shape) != 2 or dtype.hasobject or not np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.complexfloating):
+        raise InputFileError(f"{path}: a saliency map must be a 2-D real array (H×W), got {dtype} {shape}")
+    h, w = shape
+    if h * w > MAX_PIXELS:
+        raise InputFileError(f"{path} declares a {w:,}×{h:,} map, over the {MAX_PIXELS / 1e6:g} MP limit of an image")
+    if h * w == 0:
+        raise InputFileError(f"{path}: the saliency map is empty ({w}×{h})")
+    held, declared = len(data) - f.tell(), h * w * dtype.itemsize
+    if held < declared:
+        raise InputFileError(f"{path} is truncated: it declares {w}×{h} {dtype} values ({declared:,} bytes) "
+                             f"but holds {held:,} bytes")
+    values = np.frombuffer(data, dtype=dtype, count=h * w, offset=f.tell())
+    values = values.reshape(shape, order="F" if fortran_order else "C").astype(np.float32)
     if not np.all(np.isfinite(values)):
-        raise ValueError(f"{path}: the saliency map contains NaN or infinite values")
+        raise InputFileError(f"{path}: the saliency map contains NaN or infinite values")
     return values
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 def _load_png(path: Path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    from core.io.images import MAX_FILE_BYTES, declared_size
+
+    data = read_regular_file(path, "mask image", MAX_FILE_BYTES, InputFileError, name=str(path))
+    if not data.startswith(_PNG_SIGNATURE):
+        raise InputFileError(f"{path}: not a readable PNG image")
+    try:
+        _, (w, h) = declared_size(data, path.name)
+    except ImageLoadError:
+        raise InputFileError(f"{path}: not a readable PNG image") from None
+    if w * h > MAX_PIXELS:
+        raise InputFileError(f"{path} is {w:,}×{h:,} px, over the {MAX_PIXELS / 1e6:g} MP limit of an image")
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise ValueError(f"{path}: not a readable PNG image")
+        raise InputFileError(f"{path}: not a readable PNG image")
     if img.ndim == 2:
         return img > 0
     marked = img[..., :3].max(axis=2) > 0

@@ -177,3 +177,17 @@ def test_signals_csv_has_the_decoded_samples_of_each_found_panel_only() -> None:
     assert rows[0] == ["panel", "lead", "t_s", "mv"]
     assert len(rows) == 251 and {r[1] for r in rows[1:]} == {"II"} and rows[1] == ["0", "II", "0.00", "0.5000"]
     assert signals_csv(signals, 100.0, None).decode() == "panel,lead,t_s,mv\n"
+
+
+def test_analyze_a_folder_is_a_worklist_and_a_bad_image_does_not_stop_it(tiny_card: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "worklist"
+    folder.mkdir()
+    (folder / "b_scan.jpg").write_bytes(SAMPLE.read_bytes())
+    (folder / "a_broken.png").write_bytes(b"not a picture")
+    out = tmp_path / "out"
+    res = run("analyze", str(folder), "--out", str(out), "--labels", "PVC", card=tiny_card)
+    assert res.returncode == 2  # one image could not be read: said, and the others analysed
+    assert "a_broken.png" in res.stderr and "1 of 2 images could not be analysed" in res.stderr
+    assert "Traceback" not in res.stderr
+    assert [p.name for p in out.iterdir()] == ["b_scan.jpg"]
+    assert json.loads((out / "b_scan.jpg" / "result.json").read_text())["labels"][0]["name"] == "PVC"

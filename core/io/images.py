@@ -21,13 +21,14 @@ import numpy as np
 import pypdfium2 as pdfium
 from PIL import Image, ImageFile, ImageOps
 
-from core.io.errors import ImageLoadError
+from core.io.errors import MAX_PIXELS, ImageLoadError, read_regular_file
 
 FORMATS: tuple[str, ...] = ("PNG", "JPEG", "BMP", "TIFF", "WEBP", "PDF")
 _PIL_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")
 _NAME_OF_FORMAT = {"MPO": "JPEG"}  # phones write JPEG + preview frames as MPO
 _PDF_POINTS_PER_INCH = 72.0
 _WHITE = 255
+MAX_FILE_BYTES = 2 << 30  # a 100-MP page is at most 600 MB uncompressed; a long PDF may be more
 
 # pdfium is not thread-safe, and the PIL flag below is process-wide.
 _PDF_LOCK = threading.Lock()
@@ -75,7 +76,7 @@ def load_image(
     path: str | os.PathLike[str],
     page: int = 1,
     dpi: float = 200,
-    max_pixels: int = 100_000_000,
+    max_pixels: int = MAX_PIXELS,
 ) -> LoadedImage:
     """Read one page of an image or PDF file as RGB.
 
@@ -111,22 +112,23 @@ def image_info(path: str | os.PathLike[str], page: int = 1) -> dict[str, Any]:
     }
 
 
-def _read_bytes(path: str | os.PathLike[str]) -> bytes:
-    name = Path(path).name or os.fspath(path)
-    if Path(path).is_dir():  # Windows reports a folder as "permission denied"
-        raise ImageLoadError(f"{name} is a folder, not an image file.")
+def declared_size(data: bytes, name: str) -> tuple[str, tuple[int, int]]:
+    """The format and (W, H) px a raster image's header declares, read without decoding a
+    pixel (so a size can be refused before memory is spent on it). Raises ImageLoadError."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        raise ImageLoadError(f"{name} does not exist.") from None
-    except PermissionError:
-        raise ImageLoadError(f"{name} cannot be read: permission denied.") from None
-    except OSError as e:
-        raise ImageLoadError(f"{name} cannot be read: {e.strerror or e}.") from None
-    if not data:
-        raise ImageLoadError(f"{name} is empty (0 bytes).")
-    return data
+        with _strict_pil():
+            im = _identify(data, name)
+    except ImageLoadError:
+        raise
+    except _DECODE_ERRORS as e:
+        raise _decode_error(name, "image", e) from None
+    return _NAME_OF_FORMAT.get(im.format or "", im.format or "image"), (int(im.size[0]), int(im.size[1]))
+
+
+def _read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The file's bytes; a folder, a named pipe, a device (/dev/zero) or a missing, unreadable,
+    empty or oversized file is refused before anything is read."""
+    return read_regular_file(path, "image file", MAX_FILE_BYTES, ImageLoadError)
 
 
 def _is_pdf(data: bytes) -> bool:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 from core.atomic import write_bytes, write_json
@@ -57,9 +58,14 @@ class Weights:
 
     @classmethod
     def from_card(cls, card_path: str | Path) -> "Weights":
-        """Read a model card; a missing or malformed card raises WeightsError."""
+        """Read a model card; a missing or malformed card raises WeightsError, whose one
+        sentence names the first field that is missing, mistyped or out of range."""
         card_path = Path(card_path)
         card = _read_card(card_path)
+        problem = _card_problem(card)
+        if problem is not None:
+            raise WeightsError(f"The model card {_shown(card_path)} is malformed: {problem}; "
+                               "reinstall ECG-AIO Review.")
         try:
             labels = tuple(str(k) for k in card["labels"])
             weights = cls(
@@ -70,7 +76,7 @@ class Weights:
                 labels=labels,
                 thresholds={k: float(card["thresholds"][k]) for k in labels},
                 input=InputSpec.from_json(card["input"]),
-                net=NetConfig.from_json(card["net"]),
+                net=NetConfig.from_json({k: int(v) if k in _NET_INTS else float(v) for k, v in card["net"].items()}),
                 training=dict(card.get("training") or {}),
                 metrics=dict(card.get("metrics") or {}),
                 limits=tuple(str(line) for line in card.get("limits") or ()),
@@ -89,14 +95,94 @@ class Weights:
         return weights
 
 
+# Ranges a card's fields must lie in: wide enough for any network this code could have
+# trained, narrow enough that a typo cannot make the network ask for all the memory there is.
+_NET_INTS = {"width": (1, 512), "in_channels": (1, 3), "n_labels": (1, 64), "n_domains": (1, 64),
+             "decoder_leads": (1, 64), "decoder_rows": (1, 1024), "decoder_cols": (1, 4096),
+             "decoder_width": (1, 1024)}
+_NET_FLOATS = {"decoder_fs": (1.0, 10_000.0), "decoder_seconds": (0.1, 600.0),
+               "decoder_window_s": (0.01, 600.0), "decoder_reach": (0.0, 10.0)}
+_INPUT_INTS = {"height": (8, 8192), "width": (8, 8192), "channels": (1, 3)}
+
+
+def _card_problem(card: dict[str, Any]) -> str | None:
+    """What is wrong with a card's fields (a phrase naming the first bad one), or None.
+
+    Checked before anything is built from them: the network's shape (each of ``net``'s fields
+    a number in its range, no unknown field), the input size and normalisation, the labels, a
+    threshold in [0, 1] for each label, the weights file's name and checksum."""
+    for key in ("name", "version", "file", "sha256", "labels", "thresholds", "input", "net"):
+        if key not in card:
+            return f"the field {key!r} is missing"
+    if not isinstance(card["file"], str) or not card["file"].strip():
+        return "'file' must name the weights file"
+    if not isinstance(card["sha256"], str) or len(card["sha256"]) != 64 or \
+            any(c not in "0123456789abcdefABCDEF" for c in card["sha256"]):
+        return "'sha256' must be the 64 hex digits of the weights file's checksum"
+    labels = card["labels"]
+    if not isinstance(labels, list) or not labels or not all(isinstance(k, str) for k in labels):
+        return "'labels' must be a list of label names"
+    thresholds = card["thresholds"]
+    if not isinstance(thresholds, dict):
+        return "'thresholds' must map each label to a probability"
+    for key in labels:
+        if key not in thresholds:
+            return f"the threshold for {key} is missing"
+        if not _is_number(thresholds[key]) or not 0.0 <= thresholds[key] <= 1.0:
+            return f"the threshold for {key} must be a probability from 0 to 1, not {thresholds[key]!r}"
+    net, spec = card["net"], card["input"]
+    if not isinstance(net, dict) or not isinstance(spec, dict):
+        return "'net' and 'input' must be JSON objects"
+    unknown = sorted(set(net) - {f.name for f in fields(NetConfig)})
+    if unknown:
+        return f"net.{unknown[0]} is not a field of this version's network"
+    for key, (lo, hi) in _NET_INTS.items():
+        if key in net and not (_is_whole(net[key]) and lo <= net[key] <= hi):
+            return f"net.{key} must be a whole number from {lo} to {hi}, not {net[key]!r}"
+    for key, (lo, hi) in _NET_FLOATS.items():
+        if key in net and not (_is_number(net[key]) and lo <= net[key] <= hi):
+            return f"net.{key} must be a number from {lo:g} to {hi:g}, not {net[key]!r}"
+    if _is_number(net.get("decoder_window_s")) and _is_number(net.get("decoder_seconds")) and \
+            net["decoder_window_s"] > net["decoder_seconds"]:
+        return "net.decoder_window_s must not exceed net.decoder_seconds"
+    for key, (lo, hi) in _INPUT_INTS.items():
+        if key not in spec:
+            return f"input.{key} is missing"
+        if not (_is_whole(spec[key]) and lo <= spec[key] <= hi):
+            return f"input.{key} must be a whole number from {lo} to {hi}, not {spec[key]!r}"
+    for key in ("mean", "std"):
+        values = spec.get(key)
+        if not isinstance(values, list) or len(values) != spec["channels"] or \
+                not all(_is_number(v) and (v > 0 if key == "std" else True) for v in values):
+            return (f"input.{key} must be {spec['channels']} number(s)"
+                    + (", each above 0" if key == "std" else "") + f", not {values!r}")
+    return None
+
+
+def _is_number(v: Any) -> bool:
+    """A finite JSON number (a bool is none)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_whole(v: Any) -> bool:
+    return _is_number(v) and float(v).is_integer()
+
+
 def _read_card(card_path: Path) -> dict[str, Any]:
-    try:
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    from core.io.errors import InputFileError, read_regular_file
+
+    if not card_path.exists():
         raise WeightsError(
             f"The model card {_shown(card_path)} is missing; reinstall ECG-AIO Review."
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        )
+    try:
+        card = json.loads(read_regular_file(card_path, "model card", 16 << 20).decode("utf-8"))
+    except InputFileError as exc:
+        raise WeightsError(
+            f"The model card {_shown(card_path)} cannot be used ({str(exc).rstrip('.')}); "
+            "reinstall ECG-AIO Review."
+        ) from exc
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WeightsError(
             f"The model card {_shown(card_path)} cannot be read ({exc}); "
             "reinstall ECG-AIO Review."
@@ -188,17 +274,55 @@ def load_model(card_path: str | Path | None = None,
             f"The model weights file {shown} was made for labels {', '.join(weights.labels)}; "
             f"this version expects {', '.join(LABELS)}. Install weights made for this version."
         )
+    misfit = _misfit(weights)
+    if misfit is not None:
+        raise WeightsError(f"The model weights file {shown} does not fit this version's network "
+                           f"({misfit}); reinstall ECG-AIO Review.")
     model = EcgAio(weights.net)
     try:
         model.load_state_dict(load_file(str(weights.file), device="cpu"), strict=True)
     except (SafetensorError, RuntimeError, OSError) as exc:
+        first = " ".join(str(exc).split())[:200]
         raise WeightsError(
-            f"The model weights file {shown} does not fit this version's network ({exc}); "
+            f"The model weights file {shown} does not fit this version's network ({first}); "
             "reinstall ECG-AIO Review."
         ) from exc
     model.to(resolve_device(device)).eval()
     model.requires_grad_(False)
     return model, weights
+
+
+def _misfit(weights: Weights) -> str | None:
+    """How the file's tensors differ from the network the card describes, in one phrase (the
+    first differing tensor and how many more differ), or None when they fit. Read from the
+    file's header and a network built without memory (PyTorch's meta device), so a card that
+    asks for a huge network costs nothing."""
+    try:
+        with safe_open(str(weights.file), "pt") as f:
+            found = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118 (not a dict)
+    except (SafetensorError, OSError) as exc:
+        return f"its header cannot be read: {' '.join(str(exc).split())[:120]}"
+    try:
+        with torch.device("meta"):
+            wanted = {k: tuple(v.shape) for k, v in EcgAio(weights.net).state_dict().items()}
+    except Exception as exc:  # noqa: BLE001 (an in-range field the network cannot be built with is the card's fault)
+        return f"the card's network cannot be built: {' '.join(str(exc).split())[:120] or type(exc).__name__}"
+    problems = []
+    for key, shape in wanted.items():
+        if key not in found:
+            problems.append(f"the network's tensor {key} is not in the file")
+        elif found[key] != shape:
+            problems.append(f"tensor {key} is {_dims(found[key])} in the file but {_dims(shape)} "
+                            "in the network the card describes")
+    problems += [f"the file's tensor {key} is not in the network" for key in found if key not in wanted]
+    if not problems:
+        return None
+    more = f", and {len(problems) - 1} more differ" if len(problems) > 1 else ""
+    return problems[0] + more
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return " × ".join(map(str, shape)) or "a scalar"
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:

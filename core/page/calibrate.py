@@ -114,7 +114,8 @@ def band_spectrum(signal: np.ndarray, axis: int, band: int = BAND_PX) -> tuple[n
     keeps lines crossing the whole band and drops the traces that only pass through it. Profiles are mean-removed and
     Hann-windowed; zero-padded 4x for peak interpolation."""
     s = signal if axis == 1 else signal.T
-    n_bands = max(1, s.shape[0] // band)
+    band = max(1, min(band, s.shape[0]))  # an image thinner than a band is one band
+    n_bands = s.shape[0] // band
     profiles = np.median(s[: n_bands * band].reshape(n_bands, band, s.shape[1]), axis=1)
     profiles = profiles - profiles.mean(axis=1, keepdims=True)
     profiles *= np.hanning(s.shape[1])[None, :].astype(np.float32)

@@ -18,12 +18,14 @@ import numpy as np
 from core.page.calibrate import (NOT_CALIBRATED, Calibration, channel_darkness, grid_calibrations,
                                  grid_signal, grid_span)
 from core.page.geometry import Geometry
-from core.page.panels import (LayoutFit, TraceRow, find_rows, fit_layout, ink_maps, page_is_upside_down,
-                              quarter_turn_needed, trace_plausibility, PULSE_S)
+from core.page.panels import (LayoutFit, TraceRow, find_rows, fit_layout, ink_component_widths, ink_maps,
+                              page_is_upside_down, quarter_turn_needed, trace_continuity, trace_plausibility,
+                              PULSE_S)
 from core.page.rectify import Rectification, rectify
 
 WORK_MAX_SIDE = 1200
 ROW_MM = 250.0  # a full row: 10 s at 25 mm/s
+MIN_CONTINUITY = 0.045  # trace rows are drawn lines, not lines of text (panels.trace_continuity)
 
 
 @dataclass(frozen=True)
@@ -131,20 +133,27 @@ class _Scale:
 def _calibrate(page: _Page) -> _Scale:
     """The scale under which the trace rows look most like an ECG's: each grid hypothesis,
     and the scale the rows themselves give (their pulses or their length), are scored by
-    their confidence and the rows' plausibility; none plausible = not calibrated."""
+    their confidence and the rows' plausibility; none plausible = not calibrated. Rows that
+    are lines of text, not drawn traces, are no ECG's at any scale (:func:`trace_continuity`)."""
     options: list[tuple[float, Calibration, list[TraceRow]]] = []
+    components = ink_component_widths(page.ink)
+
+    def plausibility(rows: list[TraceRow], k: tuple[float, float]) -> float:
+        score = trace_plausibility(rows, k)
+        return score if score > 0 and trace_continuity(components, rows, k) >= MIN_CONTINUITY else 0.0
+
     cals = grid_calibrations(page.signal)
     seen_rows = False
     for cal in cals:
         k = cal.px_per_mm
         rows = find_rows(page.ink, k, grid_span(page.signal, k))  # type: ignore[arg-type]
         seen_rows |= len(rows) >= 2
-        options.append(((0.7 + 0.3 * cal.confidence) * trace_plausibility(rows, k), cal, rows))  # type: ignore[arg-type]
+        options.append(((0.7 + 0.3 * cal.confidence) * plausibility(rows, k), cal, rows))  # type: ignore[arg-type]
     cal, rows = _calibrate_from_traces(page)
     grid_fits = any(o[0] > 0 for o in options)
     if cal.ok and (len(rows) >= 3 or not grid_fits):
         # less exact than a grid: chosen only when no grid hypothesis fits the rows as well
-        options.append((0.6 * trace_plausibility(rows, cal.px_per_mm), cal, rows))  # type: ignore[arg-type]
+        options.append((0.6 * plausibility(rows, cal.px_per_mm), cal, rows))  # type: ignore[arg-type]
     seen_grid = any(c.confidence >= 0.3 for c in cals)
     score, cal, rows = max(options, key=lambda o: o[0], default=(0.0, cal, rows))
     if score > 0:
@@ -186,6 +195,8 @@ def _calibrate_from_traces(page: _Page) -> tuple[Calibration, list[TraceRow]]:
         k = longest / ROW_MM
         method, conf = "panels", 0.35
     else:
+        return NOT_CALIBRATED, []
+    if not (np.isfinite(k) and k > 0):  # rows or pulses of no length measure nothing
         return NOT_CALIBRATED, []
     rows = find_rows(page.ink, (k, k))
     if trace_plausibility(rows, (k, k)) <= 0:

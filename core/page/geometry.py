@@ -8,12 +8,19 @@ JSON schema ``ecg-aio/geometry@1`` (DESIGN.md).
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 SCHEMA = "ecg-aio/geometry@1"
+MAX_TIME_S = 60.0  # a panel shows record time within the first minute (records are 10 s)
+
+
+class GeometryError(ValueError):
+    """A page geometry's JSON cannot be used: the sentence names the field and what is wrong."""
 
 
 def apply_homography(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
@@ -52,14 +59,31 @@ class Panel:
         }
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "Panel":
+    def from_json(cls, d: dict[str, Any], where: str = "panel") -> "Panel":
+        """A panel from its JSON; raises GeometryError naming the field (``where``: how the
+        message names this panel) when one is missing, of the wrong type, not finite, or out
+        of range (t0_s < t1_s within 0-MAX_TIME_S s, a box with x0 < x1 and y0 < y1, a quad of
+        four points)."""
+        d = _mapping(d, where)
+        t0, t1 = _number(d, "t0_s", where), _number(d, "t1_s", where)
+        if not 0.0 <= t0 < t1 <= MAX_TIME_S:
+            raise GeometryError(f"{where}: t0_s and t1_s must satisfy 0 <= t0_s < t1_s <= {MAX_TIME_S:g} s, "
+                                f"got {t0:g} and {t1:g}")
+        box = _numbers(d, "box_mm", where, 4)
+        if not (box[0] < box[2] and box[1] < box[3]):
+            raise GeometryError(f"{where}: box_mm must be [x0, y0, x1, y1] with x0 < x1 and y0 < y1, got {list(box)}")
+        quad = d.get("quad_px") or []
+        if not isinstance(quad, (list, tuple)) or len(quad) not in (0, 4):
+            raise GeometryError(f"{where}: quad_px must be a list of 4 [x, y] points")
+        lead = d.get("lead")
+        if not isinstance(lead, str) or not lead:
+            raise GeometryError(f"{where}: lead must be a lead name such as \"II\"")
         return cls(
-            lead=d["lead"], row=int(d["row"]), col=int(d["col"]),
-            t0_s=float(d["t0_s"]), t1_s=float(d["t1_s"]),
-            box_mm=tuple(float(v) for v in d["box_mm"]),  # type: ignore[arg-type]
-            baseline_mm=float(d["baseline_mm"]),
-            quad_px=tuple(tuple(float(c) for c in p) for p in d.get("quad_px", [])),  # type: ignore[misc]
-            confidence=float(d.get("confidence", 1.0)),
+            lead=lead, row=_integer(d, "row", where), col=_integer(d, "col", where),
+            t0_s=t0, t1_s=t1, box_mm=box,  # type: ignore[arg-type]
+            baseline_mm=_number(d, "baseline_mm", where),
+            quad_px=tuple(_point(p, f"{where} quad_px[{i}]") for i, p in enumerate(quad)),
+            confidence=_number(d, "confidence", where, default=1.0),
         )
 
 
@@ -176,19 +200,104 @@ class Geometry:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "Geometry":
+        """A geometry from its ``ecg-aio/geometry@1`` JSON, checked field by field: a missing
+        or mistyped field, a number that is not finite or out of range (an image over the
+        loader's pixel limit, a scale or speed <= 0, a singular page-to-image mapping, a panel's
+        times outside 0-MAX_TIME_S s) raises GeometryError (a ValueError) with one sentence naming it."""
+        from core.io.errors import MAX_PIXELS
+
+        if not isinstance(d, dict):
+            raise GeometryError(f"not a page geometry: expected a JSON object with schema {SCHEMA}, "
+                                f"got {type(d).__name__ if d is not None else 'null'}")
         if d.get("schema") != SCHEMA:
-            raise ValueError(f"not a page geometry (schema {d.get('schema')!r}, expected {SCHEMA})")
-        h = d.get("page_to_image")
-        ppm = d.get("px_per_mm_xy")
+            raise GeometryError(f"not a page geometry (schema {d.get('schema')!r}, expected {SCHEMA})")
+        w, h = (_positive_int(v, "image_size") for v in _list(d, "image_size", "geometry", 2))
+        if w * h > MAX_PIXELS:
+            raise GeometryError(f"geometry: image_size {w}×{h} px is over the {MAX_PIXELS / 1e6:g} MP limit of an image")
+        speed, gain = _number(d, "speed_mm_s", "geometry"), _number(d, "gain_mm_mv", "geometry")
+        for key, value in (("speed_mm_s", speed), ("gain_mm_mv", gain)):
+            if not 0 < value <= 1000:
+                raise GeometryError(f"geometry: {key} must be a positive number of mm (at most 1000), got {value:g}")
+        ppm = None if d.get("px_per_mm_xy") is None else _numbers(d, "px_per_mm_xy", "geometry", 2)
+        if ppm is not None and not (ppm[0] > 0 and ppm[1] > 0):
+            raise GeometryError(f"geometry: px_per_mm_xy must be two positive numbers, got {list(ppm)}")
+        matrix = None
+        if d.get("page_to_image") is not None:
+            rows = _list(d, "page_to_image", "geometry", 3)
+            matrix = np.array([_numbers({"row": r}, "row", "geometry page_to_image", 3) for r in rows])
+            if not np.linalg.cond(matrix) < 1e12:
+                raise GeometryError("geometry: page_to_image is a singular matrix (it maps the page onto a line)")
+        layout = d.get("layout")
+        if layout is not None and not isinstance(layout, str):
+            raise GeometryError(f"geometry: layout must be a name such as \"3x4\" or null, got {layout!r}")
+        panels = d.get("panels", [])
+        if not isinstance(panels, (list, tuple)):
+            raise GeometryError("geometry: panels must be a list")
+        confidence = d.get("confidence", {})
+        if not isinstance(confidence, dict):
+            raise GeometryError("geometry: confidence must be an object such as {\"calibration\": 0.9}")
         return cls(
-            image_size=tuple(int(v) for v in d["image_size"]),  # type: ignore[arg-type]
-            layout=d.get("layout"),
-            speed_mm_s=float(d["speed_mm_s"]), gain_mm_mv=float(d["gain_mm_mv"]),
-            px_per_mm_xy=None if ppm is None else (float(ppm[0]), float(ppm[1])),
-            page_to_image=None if h is None else np.array(h, dtype=np.float64),
-            panels=tuple(Panel.from_json(p) for p in d.get("panels", [])),
-            confidence={k: float(v) for k, v in d.get("confidence", {}).items()},
+            image_size=(w, h), layout=layout, speed_mm_s=speed, gain_mm_mv=gain,
+            px_per_mm_xy=ppm,  # type: ignore[arg-type]
+            page_to_image=matrix,
+            panels=tuple(Panel.from_json(p, f"panel {i}") for i, p in enumerate(panels)),
+            confidence={str(k): _number(confidence, k, "geometry confidence") for k in confidence},
         )
+
+
+# ---- checking JSON -------------------------------------------------------------------------------
+def _mapping(d: Any, where: str) -> dict[str, Any]:
+    if not isinstance(d, dict):
+        raise GeometryError(f"{where}: expected a JSON object, got {type(d).__name__ if d is not None else 'null'}")
+    return d
+
+
+def _number(d: dict[str, Any], key: str, where: str, default: float | None = None) -> float:
+    """d[key] as a finite float ('not finite' when NaN or infinite, a bool is no number)."""
+    if key not in d and default is not None:
+        return default
+    if key not in d:
+        raise GeometryError(f"{where}: the field {key!r} is missing")
+    value = d[key]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise GeometryError(f"{where}: {key} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise GeometryError(f"{where}: {key} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _list(d: dict[str, Any], key: str, where: str, n: int) -> list[Any]:
+    if key not in d:
+        raise GeometryError(f"{where}: the field {key!r} is missing")
+    value = d[key]
+    if not isinstance(value, (list, tuple)) or len(value) != n:
+        raise GeometryError(f"{where}: {key} must be a list of {n}, got {value!r}"[:200])
+    return value
+
+
+def _numbers(d: dict[str, Any], key: str, where: str, n: int) -> tuple[float, ...]:
+    values = _list(d, key, where, n)
+    return tuple(_number({key: v}, key, where) for v in values)
+
+
+def _integer(d: dict[str, Any], key: str, where: str) -> int:
+    value = _number(d, key, where)
+    if value != int(value) or value < 0:
+        raise GeometryError(f"{where}: {key} must be a whole number >= 0, got {value:g}")
+    return int(value)
+
+
+def _positive_int(value: Any, key: str) -> int:
+    v = _number({key: value}, key, "geometry")
+    if v != int(v) or v < 1:
+        raise GeometryError(f"geometry: {key} must hold whole numbers of px >= 1, got {v:g}")
+    return int(v)
+
+
+def _point(p: Any, where: str) -> tuple[float, float]:
+    if not isinstance(p, (list, tuple)) or len(p) != 2:
+        raise GeometryError(f"{where}: a point must be [x, y], got {p!r}"[:200])
+    return _number({"x": p[0]}, "x", where), _number({"y": p[1]}, "y", where)
 
 
 def _corners(box: tuple[float, float, float, float]) -> np.ndarray:

@@ -270,6 +270,8 @@ def _pulses_where_the_others_have_theirs(ink: np.ndarray, found: list[tuple[Trac
     if len(starts) < 2:
         return [r for r, _ in found]
     x0, width = np.median(starts, axis=0)
+    if not width > 0:
+        return [r for r, _ in found]
     out = []
     for r, near in found:
         if r.pulse is None and r.x0_px > x0 + 4 * k[0]:
@@ -446,7 +448,8 @@ def find_pulse(ink: np.ndarray, row: TraceRow, k: tuple[float, float], side: str
         if found is not None and _has_risers(window, b - top, found, sign, kx):
             i0, i1, height = found
             x0, x1 = (_riser_centre(window, b - top, height, sign, i, kx) for i in (i0, i1))
-            return Pulse(float(xa + x0), float(xa + x1), sign * height)
+            if x1 - x0 >= 2.0 * kx:  # a pulse is 5 or 10 mm wide; strokes that meet are none
+                return Pulse(float(xa + x0), float(xa + x1), sign * height)
     for sign in (1.0, -1.0) if side == "start" else ():
         pair = _riser_pair(window, b - top, sign, k)
         if pair is not None:
@@ -620,6 +623,32 @@ def trace_plausibility(rows: list[TraceRow], k: tuple[float, float]) -> float:
         score *= float(np.clip(1.5 - off, 0.5, 1.0))
     score *= float(np.exp(-0.5 * (np.log(kx / ky) / 0.15) ** 2))  # the paper's mm is square
     return score * (0.5 + 0.5 * min(1.0, len(rows) / 3.0))
+
+
+def ink_component_widths(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ink's 8-connected components: a label image (int32, 0 = no ink) and each label's
+    width (px), for :func:`trace_continuity`."""
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    return labels, stats[:, cv2.CC_STAT_WIDTH].astype(np.float64)
+
+
+def trace_continuity(components: tuple[np.ndarray, np.ndarray], rows: list[TraceRow],
+                     k: tuple[float, float]) -> float:
+    """Are the rows drawn lines rather than written text? Per row, the widest ink component
+    reaching within 3 mm of its baseline as a share of the row's extent; the median over the
+    rows (0 without rows). A trace runs on for a panel or a whole row (scans 0.25-1; the most
+    broken-up photographed traces of the shared real images still 0.06); a line of text falls
+    apart into letters and words (0.01-0.03). ``components``: :func:`ink_component_widths`."""
+    labels, widths = components
+    h = labels.shape[0]
+    shares = []
+    for r in rows:
+        b = round(r.baseline_px)
+        band = labels[max(0, b - int(3 * k[1])):min(h, b + int(3 * k[1]) + 1),
+                      max(0, int(r.x0_px)):int(r.x1_px) + 1]
+        ids = np.unique(band[band > 0])
+        shares.append(float(widths[ids].max()) / max(1.0, r.x1_px - r.x0_px) if len(ids) else 0.0)
+    return float(np.median(shares)) if shares else 0.0
 
 
 def fit_layout(faint: np.ndarray, rows: list[TraceRow], k: tuple[float, float],
