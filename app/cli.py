@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     an.set_defaults(func=cmd_analyze)
 
     cmp_ = sub.add_parser("compare", help="agreement between a saliency map or mask and a mask (JSON)")
-    cmp_.add_argument("a", type=_path, help="saliency .npy or mask .png")
+    cmp_.add_argument("a", type=_path, help="saliency (DIR/saliency.npz:LABEL as analyze writes it, or .npy) or mask .png")
     cmp_.add_argument("b", type=_path, help="mask .png")
     cmp_.add_argument("--geometry", type=_path, default=None, help="page geometry JSON (enables grid metrics)")
     cmp_.add_argument("--sigma-mm", type=_positive(100.0), default=1.0,
@@ -495,8 +495,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             geometry = Geometry.from_json(found)
         except ValueError as exc:
             raise CliError(f"{args.geometry}: {exc}") from None
-    a, _ = load_map(args.a)
-    b, _ = load_map(args.b, expected_shape=a.shape)
+    b, _ = load_map(args.b)
+    a, _ = load_map(args.a, expected_shape=b.shape)  # a saliency.npz map is read at the mask's size
     print(json.dumps(compare_maps(a, b, geometry=geometry, sigma_mm=args.sigma_mm), indent=2))
     return 0
 

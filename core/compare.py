@@ -361,7 +361,9 @@ def _check_geometry(shape: tuple[int, ...], geometry: Geometry) -> None:
 
 # ---- files ---------------------------------------------------------------------------------
 def load_map(path: str | Path, expected_shape: tuple[int, int] | None = None) -> tuple[np.ndarray, bool]:
-    """Read a saliency map (.npy, H×W numbers) or a mask (.png, pixel > 0 = in the mask).
+    """Read a saliency map (.npy, H×W numbers; or ``saliency.npz:<LABEL>`` as ``analyze`` writes
+    it, read at ``expected_shape`` when that is a uniform rescale of it) or a mask (.png, pixel
+    > 0 = in the mask).
 
     Returns (float32 H×W map, False) or (bool H×W mask, True). A colour PNG counts a pixel as
     marked when any of its colour channels is > 0 and (with alpha) it is not transparent. Raises
@@ -372,6 +374,8 @@ def load_map(path: str | Path, expected_shape: tuple[int, int] | None = None) ->
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    if ".npz:" in path.name:
+        return _load_npz_map(path, expected_shape), False
     if not path.exists():
         raise InputFileError(f"{path}: no such file")
     if suffix == ".npy":
@@ -387,6 +391,29 @@ def load_map(path: str | Path, expected_shape: tuple[int, int] | None = None) ->
             "both must be in the pixels of the same image"
         )
     return values, is_mask
+
+
+def _load_npz_map(spec: Path, expected_shape: tuple[int, int] | None) -> np.ndarray:
+    """``<folder>/saliency.npz:<LABEL>``: the map (core.outputs), resized to expected_shape
+    when its aspect ratio is the image's (the npz keeps the network's resolution)."""
+    from core.outputs import read_saliency
+
+    file = Path(str(spec).rsplit(":", 1)[0])
+    if not file.exists():
+        raise InputFileError(f"{file}: no such file")
+    try:
+        values = read_saliency(spec)
+    except ValueError as exc:
+        raise InputFileError(str(exc)) from None
+    if expected_shape is not None and values.shape != tuple(expected_shape):
+        (h, w), (eh, ew) = values.shape, expected_shape
+        if abs(w / h - ew / eh) > 2.0 / min(h, w):  # a rescale rounds each side to whole pixels
+            raise InputFileError(f"{spec} is {w}×{h} px, not a rescale of the other map's {ew}×{eh} px; "
+                                 "both must be of the same image")
+        from core.outputs import resize_map
+
+        values = resize_map(values, (ew, eh))
+    return values
 
 
 _NPY_MAX_BYTES = 8 * MAX_PIXELS + (1 << 20)  # float64 at the pixel limit, and a header

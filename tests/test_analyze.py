@@ -191,3 +191,22 @@ def test_analyze_a_folder_is_a_worklist_and_a_bad_image_does_not_stop_it(tiny_ca
     assert "Traceback" not in res.stderr
     assert [p.name for p in out.iterdir()] == ["b_scan.jpg"]
     assert json.loads((out / "b_scan.jpg" / "result.json").read_text())["labels"][0]["name"] == "PVC"
+
+
+def test_compare_reads_the_saliency_analyze_wrote(tiny_card: Path, tmp_path: Path) -> None:
+    from core.compare import compare_maps
+    from core.outputs import read_result
+
+    out = tmp_path / "out"
+    assert run("analyze", str(SAMPLE), "--out", str(out), "--labels", "PVC", card=tiny_card).returncode == 0
+    result, maps = read_result(out)
+    w, h = result["image"]["size"]
+    mask = np.zeros((h, w), np.uint8)
+    mask[h // 4: h // 2, w // 8: w // 2] = 255
+    cv2.imwrite(str(tmp_path / "mask.png"), mask)
+    res = run("compare", f"{out}/saliency.npz:PVC", str(tmp_path / "mask.png"), card=tiny_card)
+    assert res.returncode == 0, res.stderr
+    got, want = json.loads(res.stdout), compare_maps(maps["PVC"], mask > 0)
+    assert got["relevance_mass"] == pytest.approx(want["relevance_mass"], rel=1e-5)
+    res = run("compare", f"{out}/saliency.npz:AF", str(tmp_path / "mask.png"), card=tiny_card)
+    assert res.returncode == 2 and "no saliency map for AF" in res.stderr
