@@ -420,7 +420,7 @@ def test_compare_maps_of_two_sizes_is_one_sentence(tmp_path: Path, capsys: pytes
     cv2.imwrite(str(tmp_path / "m.png"), np.zeros((20, 40), np.uint8))
     assert main(["compare", str(tmp_path / "sal.npy"), str(tmp_path / "m.png")]) == 2
     line = one_error(capsys.readouterr().err)
-    assert "m.png is 40×20 px but the other map is 40×30 px" in line
+    assert "sal.npy is 40×30 px but the other map is 40×20 px" in line  # the mask is read first
 
 
 @pytest.mark.parametrize("args", [
