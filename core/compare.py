@@ -19,8 +19,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from scipy import ndimage, stats
-from sklearn.metrics import cohen_kappa_score, roc_auc_score
+from scipy import ndimage
 
 from core.io.errors import MAX_PIXELS, ImageLoadError, InputFileError, read_regular_file
 from core.page.geometry import Geometry, apply_homography
@@ -147,6 +146,8 @@ def _correlation(kind: str, x: np.ndarray, y: np.ndarray) -> float | None:
     x, y = np.ravel(x).astype(np.float64), np.ravel(y).astype(np.float64)
     if x.size < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return None
+    from scipy import stats  # imported when first used: with sklearn, 0.6 s of every cold start
+
     r = (stats.pearsonr if kind == "pearson" else stats.spearmanr)(x, y)[0]
     return None if not np.isfinite(r) else float(r)
 
@@ -270,6 +271,8 @@ def auroc(sal: np.ndarray, mask: np.ndarray, max_pixels: int = AUROC_MAX_PIXELS)
         y, s = y[pick], s[pick]
     if y.all() or not y.any():
         return None
+    from sklearn.metrics import roc_auc_score
+
     return float(roc_auc_score(y, s))
 
 
@@ -294,6 +297,8 @@ def kappa(m1: np.ndarray, m2: np.ndarray) -> float | None:
     b = np.asarray(m2, bool).ravel().astype(np.uint8)
     if np.ptp(a) == 0 and np.ptp(b) == 0 and a[0] == b[0]:
         return None
+    from sklearn.metrics import cohen_kappa_score
+
     k = cohen_kappa_score(a, b)
     return None if not np.isfinite(k) else float(k)
 
