@@ -30,5 +30,18 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/run_all.py
 
+# The one-folder desktop bundle dist/ecg-aio-review/ (build.spec, docs/packaging.md): minutes.
+dist: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dist]'
+	$(BIN)/pyinstaller --noconfirm --clean build.spec
+	@du -sh dist/ecg-aio-review
+
+# The bundle checks itself offscreen: weights, the sample's analysis, the window painted; the CLI answers.
+dist-test:
+	@test -x dist/ecg-aio-review/ecg-aio-review || { echo "No bundle in dist/ecg-aio-review: run make dist first."; exit 1; }
+	QT_QPA_PLATFORM=offscreen dist/ecg-aio-review/ecg-aio-review --self-test
+	dist/ecg-aio-review/ecg-aio --version
+	dist/ecg-aio-review/ecg-aio info dist/ecg-aio-review/_internal/$(SAMPLE)
+
 clean:
 	rm -rf build dist out .pytest_cache

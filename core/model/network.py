@@ -123,7 +123,8 @@ class EcgAio(nn.Module):
         self.domain_head = nn.Sequential(
             nn.Linear(c, c // 2), nn.ReLU(inplace=True), nn.Linear(c // 2, cfg.n_domains)
         )
-        _init_weights(self)
+        if not self.head.weight.is_meta:  # a network built on the meta device only tells shapes: and
+            _init_weights(self)           # initialising meta tensors imports PyTorch's compiler (1 s)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Last-stage activations (B, 8 * width, H / 32, W / 32)."""
