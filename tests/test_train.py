@@ -11,7 +11,7 @@ from core.io.records import data_dir
 import torch
 
 from core.labels import LABELS, LEADS
-from core.synth.paper import PaperSpec, layout_panels
+from core.synth.paper import PaperSpec
 from core.synth.render import render_page
 from core.synth.simulator import simulate
 from core.train.loop import TrainConfig, learning_rate, load_checkpoint_model, train

@@ -6,7 +6,6 @@ exactly: the data stream is indexed by step, so a resumed run sees the pages it 
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import time
