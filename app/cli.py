@@ -208,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_USAGE
             func: Callable[[argparse.Namespace], int] = args.func
             return func(args)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated):
         print(f"{PROG}: interrupted; partial outputs removed", file=sys.stderr)
         return EXIT_INTERRUPTED
     except _WeightsFailure as exc:
@@ -237,10 +237,17 @@ class _WeightsFailure(Exception):
     """Weights missing, corrupt or mismatched (exit 3)."""
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread where Ctrl-C raises KeyboardInterrupt and unwound the
+    same way (every clean-up catches BaseException). Not a KeyboardInterrupt: CPython ends the
+    process by SIGINT (status -2, not 130) once a KeyboardInterrupt has passed through code that
+    C ran with PyRun_String, even when it was caught later; a SIGTERM during torch's import did."""
+
+
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """While the block runs, SIGTERM (a logout, ``kill``, a closing terminal) raises
-    KeyboardInterrupt like Ctrl-C, so partial outputs are removed the same way; a second
+    ``Terminated`` as Ctrl-C raises KeyboardInterrupt, so partial outputs are removed the same way; a second
     SIGTERM during that clean-up is ignored. The previous handler is restored afterwards.
     Only the main thread can install handlers; elsewhere nothing changes."""
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
@@ -249,7 +256,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise KeyboardInterrupt(f"signal {signum}")
+        raise Terminated(f"signal {signum}")
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
