@@ -9,15 +9,18 @@ earlier run stays beside the new ones.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import io
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -129,11 +132,12 @@ class OutputSet:
                  tb: TracebackType | None) -> None:
         stage, self._stage = self._stage, None
         assert stage is not None
-        try:
-            if exc_type is None:
-                self._commit(stage)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
+        with _signals_deferred():  # a Ctrl-C now would leave half the staging folder behind
+            try:
+                if exc_type is None:
+                    self._commit(stage)
+            finally:
+                shutil.rmtree(stage, ignore_errors=True)
 
     def _commit(self, stage: Path) -> None:
         if self.replace is not None or not self.folder.exists():
@@ -147,6 +151,23 @@ class OutputSet:
             dst = self.folder / src.relative_to(stage)
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dst)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM held back while the block runs (delivered when it ends), where the
+    system allows it (POSIX, main thread): putting a finished set in place and deleting the
+    staging folder take milliseconds and must not stop half-way."""
+    can = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    if not can:
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _umask() -> int:

@@ -199,7 +199,10 @@ def test_sigterm_during_analyze_is_handled_like_ctrl_c(tmp_path: Path, previous_
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert leftovers(tmp_path) == []
-    assert snapshot(out) == before
+    after = snapshot(out)
+    if after != before:  # the signal came while the finished set was put in place: held back till then
+        assert when == "writing" and sorted(after) == ["result.json", "saliency.npz", "signals.csv"]
+        assert json.loads(after["result.json"])["labels"][0]["name"] == "AFL"
 
 
 def test_the_sigterm_handler_is_restored_after_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
