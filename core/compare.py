@@ -427,13 +427,10 @@ _NPY_MAX_BYTES = 8 * MAX_PIXELS + (1 << 20)  # float64 at the pixel limit, and a
 def _load_npy(path: Path) -> np.ndarray:
     data = read_regular_file(path, "saliency map", _NPY_MAX_BYTES, InputFileError, name=str(path))
     f = io.BytesIO(data)
+    from core.outputs import npy_header
+
     try:
-        version = np.lib.format.read_magic(f)
-        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-        if read_header is None:
-            raise ValueError(f"format version {version[0]}.{version[1]} is not supported")
-        shape, fortran_order, dtype = read_header(f)
+        shape, fortran_order, dtype = npy_header(f)
     except (ValueError, OSError, EOFError) as exc:
         raise InputFileError(f"{path}: not a readable NumPy array ({exc})") from None
     if len(shape) != 2 or dtype.hasobject or not np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.complexfloating):

@@ -256,13 +256,6 @@ class SaliencyMaps(Mapping[str, np.ndarray]):
     def __len__(self) -> int:
         return len(self.native)
 
-    def native_to_image(self, key: str) -> np.ndarray:
-        """3x3 affine taking the native map's px of ``key`` to image px (pixel centres at
-        integers, as ``letterbox_matrix``)."""
-        h, w = self.native[key].shape
-        sx, sy = self.image_size[0] / w, self.image_size[1] / h
-        return np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
-
 
 @dataclass(frozen=True)
 class Explanation:

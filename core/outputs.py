@@ -34,9 +34,6 @@ SALIENCY_NAME = "saliency.npz"
 SIGNALS_NAME = "signals.csv"
 #: Every name an ``analyze`` output folder may hold (this version's and older ones').
 OUTPUT_PATTERNS = (RESULT_NAME, SALIENCY_NAME, SIGNALS_NAME, "saliency_*.npy", "overlay_*.png")
-#: A map stored in an .npz at most this many pixels (a 12-MP photo's full size is 12e6);
-#: larger declared shapes are refused before anything is allocated.
-MAX_MAP_PIXELS = 50_000_000
 
 
 def is_output_name(name: str) -> bool:
@@ -75,20 +72,30 @@ def unpack_saliency(npz_path: str | Path, label: str, scale: float = 1.0,
     return values
 
 
+def npy_header(handle: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran_order, dtype) an .npy stream declares, read from its header only (nothing allocated).
+    Raises ValueError for a damaged header or a format version NumPy's reader does not know."""
+    from numpy.lib import format as npy_format
+
+    version = npy_format.read_magic(handle)
+    read = {(1, 0): npy_format.read_array_header_1_0, (2, 0): npy_format.read_array_header_2_0}.get(version)
+    if read is None:
+        raise ValueError(f"format version {version[0]}.{version[1]} is not supported")
+    return read(handle)
+
+
 def _checked_member(npz: Any, label: str, path: Path) -> np.ndarray:
     """The member's array, after its declared shape was checked (no huge allocation)."""
     import zipfile
 
-    from numpy.lib import format as npy_format
+    from core.io.errors import MAX_PIXELS
 
     try:
         with npz.zip.open(f"{label}.npy") as handle:
-            version = npy_format.read_magic(handle)
-            read = npy_format.read_array_header_1_0 if version == (1, 0) else npy_format.read_array_header_2_0
-            shape, _, dtype = read(handle)
-    except (ValueError, KeyError, zipfile.BadZipFile) as exc:
+            shape, _, dtype = npy_header(handle)
+    except (ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path}: the saliency map for {label} is damaged ({exc})") from None
-    if len(shape) != 2 or not np.issubdtype(dtype, np.floating) or int(np.prod(shape)) > MAX_MAP_PIXELS:
+    if len(shape) != 2 or not np.issubdtype(dtype, np.floating) or int(np.prod(shape)) > MAX_PIXELS:
         raise ValueError(f"{path}: the saliency map for {label} has an impossible shape {shape} or type {dtype}")
     values = np.asarray(npz[label])
     if not np.all(np.isfinite(values)):
