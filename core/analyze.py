@@ -53,6 +53,7 @@ from core.outputs import (
 )
 from core.page import Geometry
 from core.page.detect import PageResult, detect_geometry
+from core.page.trace import read_page
 
 RESULT_SCHEMA = "ecg-aio/result@1"
 
@@ -108,10 +109,25 @@ def analyze(image: LoadedImage, model: EcgAio, weights: Weights, labels: Sequenc
     """Diagnose ``image`` and explain each label in ``labels``.
 
     timings_ms: earlier stages' times (load, page) to carry into the result.
+
+    With a ``geometry`` that has panels, the leads are read from the image at full resolution
+    and each row's panels are moved onto its printed trace (``core.page.trace.read_page``); the
+    network then explains on that registered geometry and the analysis carries those leads,
+    not the network decoder's reading of its 896 x 448 input (docs/page.md, "Reading the
+    leads", measures both).
     """
+    timings = dict(timings_ms or {})
+    reading = None
+    if geometry is not None and geometry.panels:
+        t0 = time.perf_counter()
+        reading = read_page(image.rgb, geometry, weights.net.decoder_fs, weights.net.n_samples)
+        geometry = reading.geometry
+        timings["leads"] = (time.perf_counter() - t0) * 1000
     ex = explain(model, weights.input, image.rgb, list(labels), method=method, smoothgrad_n=smoothgrad,
                  progress=progress, cancel=cancel, geometry=geometry)
-    return Analysis(image, weights, device, geometry, ex, tuple(labels), {**(timings_ms or {}), **ex.timings_ms})
+    if reading is not None:
+        ex = dataclasses.replace(ex, signals=reading.signals)
+    return Analysis(image, weights, device, geometry, ex, tuple(labels), {**timings, **ex.timings_ms})
 
 
 #: Stages ``analyze_path`` reports through ``progress(stage, done, total)``, in order.
@@ -171,7 +187,8 @@ def analyze_path(path: str | Path, *, page: int = 1, device: str = "auto", card:
     a = analyze(image, model, weights, labels, method=method, smoothgrad=smoothgrad, geometry=reader.geometry,
                 device=dev, timings_ms={"load": t_load, "page": t_page},
                 progress=lambda done, total: stage("explaining", done, total), cancel=cancel)
-    return dataclasses.replace(a, page_reader=reader)
+    registered = reader if a.geometry is None else dataclasses.replace(reader, geometry=a.geometry)
+    return dataclasses.replace(a, page_reader=registered)
 
 
 #: ``where`` reads a map at most this wide: a 0.2-s cell is then >= 20 px wide on a landscape

@@ -263,7 +263,9 @@ class Explanation:
 
     probabilities: (n_labels,) float32 sigmoid of the logits, core.labels order.
     signals: (12, n_samples) float32 leads read back from the printed panels in mV (the
-    decoder's output), NaN where nothing was decoded (no page geometry, or a lead not printed).
+    network decoder's output here; ``core.analyze.analyze`` puts the full-resolution reading of
+    ``core.page.trace`` in its place), NaN where nothing was read (no page geometry, a lead not
+    printed, a gap in the trace).
     saliency: label key -> (H, W) float32 >= 0 in the pixels of the image as loaded
     (``SaliencyMaps``, which keeps each at the resolution it was computed at).
     timings_ms: wall time of 'preprocess', 'forward' and 'jacobian' (the attribution, whatever

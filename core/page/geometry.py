@@ -161,7 +161,7 @@ class Geometry:
         p = self.panels[panel] if isinstance(panel, int) else panel
         t = np.asarray(t_s, dtype=np.float64).ravel()
         v = np.broadcast_to(np.asarray(mv, dtype=np.float64), t.shape).ravel()
-        x_mm = p.box_mm[0] + (t - p.t0_s) * self.speed_mm_s
+        x_mm = p.box_mm[0] + (t - p.t0_s) / (p.t1_s - p.t0_s) * (p.box_mm[2] - p.box_mm[0])   # the box spans t0..t1
         y_mm = p.baseline_mm - v * self.gain_mm_mv
         return self.page_to_image_pts(np.stack([x_mm, y_mm], axis=1))
 

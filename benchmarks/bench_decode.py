@@ -1,0 +1,120 @@
+"""Reading the leads back at full resolution (core.page.trace): SNR, coverage and time lag.
+
+Real ``eval`` records printed by the studio at 200 dpi (an A4 page of 2339 x 1654 px) in each
+domain; each page read twice, through its true geometry and through the page reader's
+(``detect_geometry``, then ``read_page``'s time registration), as ``analyze`` does. SNR is the
+PhysioNet Challenge 2024 one (``core.train.metrics.snr_db``: per lead, pooled over pages,
+mean-centred, no time shift allowed); coverage is the share of printed samples read; lag is
+the shift (10-ms steps, within +-300 ms) that best lines a read lead up with the truth.
+
+    python benchmarks/bench_decode.py [--pages 8] [--domains clean,scan,photo] [--doc docs/page.md]
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.page import detect_geometry  # noqa: E402
+from core.page.trace import read_page  # noqa: E402
+from core.synth.degrade import DOMAINS  # noqa: E402
+from core.synth.from_record import sample_from_record  # noqa: E402
+from core.synth.pages import SynthOptions, page_from_sample, record_rows  # noqa: E402
+from core.train.evaluate import EVAL_SIM_SEED  # noqa: E402
+from core.train.metrics import snr_db  # noqa: E402
+from core.train.targets import decoder_signals, printed_mask  # noqa: E402
+
+BEGIN, END = "<!-- bench_decode:begin -->", "<!-- bench_decode:end -->"
+
+
+def lags_ms(truth: np.ndarray, read: np.ndarray, known: np.ndarray) -> list[float]:
+    out = []
+    for lead in range(truth.shape[0]):
+        k = (known[lead] > 0) & np.isfinite(read[lead])
+        if k.sum() < 100:
+            continue
+        a = np.where(k, truth[lead] - truth[lead][k].mean(), 0.0)
+        b = np.where(k, read[lead] - read[lead][k].mean(), 0.0)
+        best = max(range(-30, 31), key=lambda d: float(np.sum(np.roll(b, d) * a)))
+        out.append(abs(best) * 10.0)
+    return out
+
+
+def measure(domain: str, pages: int, dpi: int) -> dict[str, object]:
+    rows = record_rows("eval")[:pages]
+    found = {"true": ([], [], []), "reader": ([], [], [])}
+    lags = {"true": [], "reader": []}
+    cover = {"true": [], "reader": []}
+    seconds, read_pages = [], 0
+    for i, row in enumerate(rows):
+        options = SynthOptions(n=1, seed=EVAL_SIM_SEED, domain=domain, source="records", split="eval", dpi=dpi)
+        rng = np.random.default_rng([EVAL_SIM_SEED, i, DOMAINS.index(domain)])
+        page = page_from_sample(sample_from_record(row), options, rng, page_id=f"eval_{i:04d}", seed=[EVAL_SIM_SEED, i])
+        truth, known = decoder_signals(page.sample), printed_mask(page.geometry)
+        reader = detect_geometry(page.image).geometry
+        for name, geometry in (("true", page.geometry), ("reader", reader)):
+            if geometry is None or not geometry.panels:
+                signals = np.full_like(truth, np.nan)
+            else:
+                t0 = time.perf_counter()
+                signals = read_page(page.image, geometry).signals
+                if name == "reader":
+                    seconds.append(time.perf_counter() - t0)
+                    read_pages += 1
+            found[name][0].append(truth)
+            found[name][1].append(np.nan_to_num(signals))
+            found[name][2].append(known)
+            lags[name] += lags_ms(truth, signals, known)
+            cover[name].append(float((np.isfinite(signals) & (known > 0)).sum() / max(known.sum(), 1)))
+    out: dict[str, object] = {"domain": domain, "pages": len(rows), "read": read_pages,
+                              "seconds": float(np.median(seconds)) if seconds else float("nan")}
+    for name in ("true", "reader"):
+        t, p, k = (np.stack(v) for v in found[name])
+        out[f"snr_{name}"] = float(np.nanmean(snr_db(t, p, k)))
+        out[f"coverage_{name}"] = float(np.mean(cover[name]))
+        out[f"lag_{name}"] = float(np.median(lags[name])) if lags[name] else float("nan")
+    return out
+
+
+def table(results: list[dict[str, object]], command: str, seconds: float) -> str:
+    lines = [f"Command: `{command}` ({seconds:.0f} s on this machine).", "",
+             "| domain | pages | pages the reader found panels on | SNR (dB), true panels | SNR (dB), reader's panels "
+             "| coverage, true / reader's | median lag (ms), true / reader's | time per page (reading only) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['domain']} | {r['pages']} | {r['read']} | {r['snr_true']:.1f} | {r['snr_reader']:.1f} | "
+                     f"{r['coverage_true']:.2f} / {r['coverage_reader']:.2f} | {r['lag_true']:.0f} / {r['lag_reader']:.0f} | "
+                     f"{r['seconds']:.2f} s |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pages", type=int, default=8)
+    ap.add_argument("--dpi", type=int, default=200)
+    ap.add_argument("--domains", default="clean,scan,photo")
+    ap.add_argument("--doc", type=Path, help="replace the table between the bench_decode markers in this file")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    results = []
+    for domain in args.domains.split(","):
+        results.append(measure(domain, args.pages, args.dpi))
+        print(results[-1], flush=True)
+    command = "python benchmarks/bench_decode.py " + " ".join(a for a in sys.argv[1:] if not a.startswith("--doc") and not a.endswith(".md"))
+    text = table(results, command.strip(), time.perf_counter() - t0)
+    print(text)
+    if args.doc:
+        doc = args.doc.read_text()
+        block = f"{BEGIN}\n{text}\n{END}"
+        doc = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, doc, flags=re.S) if BEGIN in doc else doc + "\n" + block + "\n"
+        args.doc.write_text(doc)
+
+
+if __name__ == "__main__":
+    main()

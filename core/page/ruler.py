@@ -1,0 +1,53 @@
+"""The printed grid as a ruler: paper millimetres along a strip, read from its 1-mm lines.
+
+The page reader's homography is fitted to the whole page; along one trace row it can stretch one
+end against the other by a per cent or two (half a millimetre, 20 ms, over a 250-mm row), and a
+curled photo more. The grid's lines are printed every millimetre, so where they fall in a strip
+says which paper millimetre each strip column (or row) holds.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from scipy.signal import find_peaks
+
+MIN_LINES = 40   # fewer 1-mm lines than this (a faint grid, plain paper, a short strip): no ruler
+
+
+def grid_ruler(strip: np.ndarray, px_per_mm: float, axis: int = 1) -> np.ndarray | None:
+    """Paper mm (up to an offset) at each column (``axis=1``, from the vertical lines) or row
+    (``axis=0``, from the horizontal lines) of an RGB strip resampled at about ``px_per_mm``: a
+    quadratic through the lines' sub-pixel places, or None when fewer than ``MIN_LINES``
+    regularly spaced lines are seen.
+
+    Lines are read on the darkness of the darkest channel (a red, pink, green, grey or black
+    grid is dark there). Each place's profile is a low percentile across the strip, so a trace
+    crossing a column, or running along a row for a while, barely moves it."""
+    darkness = 255.0 - strip.min(axis=2).astype(np.float64)
+    profile = np.percentile(darkness, 30, axis=1 - axis) if axis in (0, 1) else None
+    if profile is None:
+        raise ValueError("axis must be 0 (rows) or 1 (columns)")
+    profile = profile - ndimage.minimum_filter1d(profile, max(int(round(1.5 * px_per_mm)), 3))
+    if profile.max() <= 0:
+        return None
+    peaks, _ = find_peaks(profile, distance=max(0.6 * px_per_mm, 1.0), prominence=max(3.0, 0.2 * profile.max()))
+    peaks = peaks[(peaks > 0) & (peaks < len(profile) - 1)]
+    if len(peaks) < MIN_LINES:
+        return None
+    left, mid, right = profile[peaks - 1], profile[peaks], profile[peaks + 1]
+    curvature = left - 2 * mid + right
+    place = peaks + np.where(curvature < 0, 0.5 * (left - right) / np.where(curvature < 0, curvature, -1.0), 0.0)
+    steps = np.round(np.diff(place) / px_per_mm)
+    regular = (steps >= 1) & (np.abs(np.diff(place) - steps * px_per_mm) < 0.25 * px_per_mm)
+    if regular.mean() < 0.8:
+        return None
+    index = np.r_[0.0, np.cumsum(np.maximum(steps, 1))]
+    keep = np.ones(len(place), bool)
+    for _ in range(2):   # one refit without the lines the first fit leaves far off
+        fit = np.polyfit(place[keep], index[keep], 2)
+        residual = np.abs(np.polyval(fit, place) - index)
+        keep = residual < max(0.15, 3 * float(np.median(residual)))
+    mm = np.polyval(fit, np.arange(len(profile), dtype=np.float64))
+    if not (np.diff(mm) > 0).all():
+        return None
+    return mm

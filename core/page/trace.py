@@ -1,0 +1,353 @@
+"""Read each printed lead back as a signal, from the image at full resolution.
+
+The network's decoder sees the page at its 896 x 448 input, where one 10-ms sample is under a
+pixel and one mV about 20 px; this reader works on the image as loaded. Each panel is resampled
+through the page geometry (``page_to_image``) onto a strip in paper millimetres at up to
+``MAX_PX_PER_MM``, so a tilted or photographed panel is read along its own axes, and the trace
+is followed column by column:
+
+1. **Ink.** Darkness of the brightest colour channel against the local paper white: a black or
+   blue trace is dark in every channel, a red, pink, green or orange grid is bright in at least
+   one. What is left of the grid (grey and black grids, 5-mm lines) is taken out by a
+   morphological opening along and across the strip: a grid line runs straight across it, a
+   trace's flat stretches are broken by a QRS at least every ~1.5 s.
+2. **Runs.** In each column the inked pixels form vertical runs: a flat stretch of trace gives
+   one as thick as the pen, a QRS stroke one as tall as the complex, a neighbouring lead's tall
+   complex reaching into the strip a run of its own.
+3. **Path.** Dynamic programming over the runs picks one per column: the cost of a step is the
+   vertical gap between consecutive runs (touching runs cost nothing, so strokes are followed
+   whole), plus how weakly the run is inked, plus its distance from the panel's own baseline
+   relative to the row pitch (a neighbour's complex is further away). Columns without ink are
+   crossed as gaps of at most ``MAX_GAP_MM``; longer ones stay gaps.
+4. **Value.** Where the chosen run is the pen's thickness, its centre; where it is a stroke, the
+   end that makes a local extreme (an R peak or S trough is the tip of the stroke, not its
+   middle), else its centre. Columns are then sampled at ``fs`` along time.
+5. **Baseline.** 0 mV is the trace's most frequent level (the isoelectric TP and PR segments),
+   not the geometry's baseline, which the page reader only estimates when the grid's top edge is
+   hidden.
+
+Every sample has a confidence (how strongly its run is inked, lowered where the path had to
+choose between runs, 0 in gaps); samples in gaps are NaN, never invented.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from core.labels import LEADS, canonical_lead
+from core.page.geometry import Geometry, Panel
+from core.page.ruler import grid_ruler
+from core.page.timing import ANCHOR_MM, MAX_SPEED_ERROR, SEARCH_MM, time_axis, trace_extent
+
+MAX_PX_PER_MM = 6.0    # 0.17 mm, 7 ms at 25 mm/s: on 6 clean 200-dpi pages 6.0 dB in 1.0 s per page, against 6.5 dB in 1.75 s at the image's own 7.9 px/mm
+MIN_PX_PER_MM = 4.0    # below the image's own resolution the strip only interpolates
+MAX_GAP_MM = 2.0       # a trace broken for longer than this (0.08 s at 25 mm/s) is a gap
+INK_LEVEL = 0.35       # ink score (0..1 of the page's darkest print) that counts as trace
+
+
+@dataclass(frozen=True)
+class PanelTrace:
+    """One panel read back. lead: its name. t0_s: record time of mv[0]. fs: samples per s.
+    mv: (n,) float32 mV, NaN where no trace was found. confidence: (n,) float32 0..1."""
+
+    lead: str
+    t0_s: float
+    fs: float
+    mv: np.ndarray
+    confidence: np.ndarray
+
+    @property
+    def coverage(self) -> float:
+        """Share of the panel's samples with a value."""
+        return float(np.isfinite(self.mv).mean()) if self.mv.size else 0.0
+
+
+def strip_scale(geometry: Geometry) -> float:
+    """px per paper mm of the strips: the image's own, within MIN/MAX_PX_PER_MM."""
+    native = max(geometry.px_per_mm_xy) if geometry.px_per_mm_xy else MIN_PX_PER_MM
+    return float(np.clip(native, MIN_PX_PER_MM, MAX_PX_PER_MM))
+
+
+def panel_strip(rgb: np.ndarray, geometry: Geometry, panel: Panel, px_per_mm: float,
+                reach: float = 0.5) -> tuple[np.ndarray, float]:
+    """The panel's area resampled to a strip of paper mm at ``px_per_mm``, reaching ``reach`` of
+    the box's height above and below it. Returns (strip (h, w, 3) uint8, y of the geometry's
+    baseline in strip px)."""
+    x0, y0, x1, y1 = panel.box_mm
+    pad = reach * (y1 - y0)
+    top, bottom = y0 - pad, y1 + pad
+    w, h = max(int(round((x1 - x0) * px_per_mm)), 2), max(int(round((bottom - top) * px_per_mm)), 2)
+    strip_to_page = np.array([[1 / px_per_mm, 0, x0], [0, 1 / px_per_mm, top], [0, 0, 1]])
+    strip_to_image = np.asarray(geometry.page_to_image, np.float64) @ strip_to_page
+    strip = cv2.warpPerspective(rgb, strip_to_image, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_REPLICATE)
+    return strip, (panel.baseline_mm - top) * px_per_mm
+
+
+def ink_score(strip: np.ndarray, px_per_mm: float) -> np.ndarray:
+    """(h, w) float32 0..1: how much darker than the paper each pixel is, in the brightest
+    channel, with long straight lines (the grid) taken out."""
+    bright = strip.max(axis=2).astype(np.float32)
+    k = max(int(round(6 * px_per_mm)) | 1, 3)   # paper white over ~6 mm, wider than any stroke is thick
+    paper = cv2.dilate(bright, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    paper = cv2.blur(paper, (k, k))
+    dark = paper - bright
+    level = max(float(np.percentile(dark, 99.5)), 20.0)
+    score = np.clip(dark / level, 0.0, 1.0)
+    # a grid line runs straight across the strip; a trace's flat stretches are broken by a QRS
+    # at least every ~1.5 s (37 mm at 25 mm/s) and its strokes are rarely 25 mm tall
+    along = cv2.getStructuringElement(cv2.MORPH_RECT, (max(int(30 * px_per_mm), 3), 1))
+    across = cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(int(25 * px_per_mm), 3)))
+    lines = np.maximum(cv2.morphologyEx(score, cv2.MORPH_OPEN, along), cv2.morphologyEx(score, cv2.MORPH_OPEN, across))
+    return np.clip(score - lines, 0.0, 1.0)
+
+
+def _runs(column: np.ndarray) -> list[tuple[int, int]]:
+    """Inked runs (top, bottom inclusive) of one column."""
+    on = np.flatnonzero(np.diff(np.r_[0, column.astype(np.int8), 0]))
+    return [(int(a), int(b) - 1) for a, b in zip(on[::2], on[1::2])]
+
+
+def trace_path(score: np.ndarray, baseline_px: float, pitch_px: float, px_per_mm: float
+               ) -> tuple[np.ndarray, np.ndarray, float]:
+    """The trace's y (strip px) and confidence per column of ``score``, NaN (confidence 0)
+    wherever the column holds no ink of the path, and the pen's width (px)."""
+    h, w = score.shape
+    inked = score >= INK_LEVEL
+    runs = [_runs(inked[:, x]) for x in range(w)]
+    chosen = _best_path(runs, score, baseline_px, max(pitch_px, 1.0), px_per_mm)
+    y = np.full(w, np.nan)
+    conf = np.zeros(w, np.float32)
+    thick = _pen_thickness(chosen)
+    for x, run in enumerate(chosen):
+        if run is None:
+            continue
+        a, b = run
+        others = len(runs[x]) - 1
+        conf[x] = float(score[a:b + 1, x].mean()) / (1 + 0.5 * others)
+        if b - a + 1 <= 1.5 * thick:
+            y[x] = (a + b) / 2
+            continue
+        near = [chosen[k] for k in (x - 1, x + 1) if 0 <= k < w and chosen[k] is not None]
+        up = all(a < r[0] for r in near) if near else False
+        down = all(b > r[1] for r in near) if near else False
+        y[x] = a + thick / 2 if up and not down else b - thick / 2 if down and not up else (a + b) / 2
+    return y, conf, thick
+
+
+SKIP_COST = 0.5       # per column the path leaves uninked (a covered, well-inked column earns ~1)
+RESTART_COST = 5.0    # to start again after a gap longer than MAX_GAP_MM
+
+
+def _best_path(runs: list[list[tuple[int, int]]], score: np.ndarray, baseline_px: float, pitch_px: float,
+               px_per_mm: float) -> list[tuple[int, int] | None]:
+    """One run per column or none, by dynamic programming. A covered column earns its ink
+    strength and pays its distance from the panel's baseline (in row pitches); a step pays the
+    vertical gap between the runs (mm) and ``SKIP_COST`` per column skipped, so a lead label or
+    a neighbour's complex is crossed by skipping rather than visited. Plain Python: there are
+    only a few runs per column, and small numpy calls would cost more than the arithmetic."""
+    w = len(runs)
+    max_gap = max(int(round(MAX_GAP_MM * px_per_mm)), 1)
+    cost: list[list[float]] = [[] for _ in range(w)]
+    back: list[list[tuple[int, int] | None]] = [[] for _ in range(w)]
+    best_upto = [0.0] * w   # cheapest path ending at or before each column
+    best_at: list[tuple[int, int] | None] = [None] * w
+    inked_cols: list[int] = []
+    for x in range(w):
+        cur = runs[x]
+        col = score[:, x]
+        for top, bottom in cur:
+            strength = float(col[top:bottom + 1].mean())
+            off = min(abs((top + bottom) / 2 - baseline_px) / pitch_px, 3.0)
+            unary = 0.5 * off * off - strength
+            before = x - max_gap - 1
+            best = (best_upto[before] if before >= 0 else 0.0) + (RESTART_COST if inked_cols else 0.0)
+            arg: tuple[int, int] | None = best_at[before] if before >= 0 else None
+            for px in reversed(inked_cols[-max_gap:]):
+                d = x - px
+                if d > max_gap + 1:
+                    break
+                skip = SKIP_COST * (d - 1)
+                for j, (pt, pb) in enumerate(runs[px]):
+                    gap = max(0, top - pb - 1, pt - bottom - 1)
+                    c = cost[px][j] + gap / px_per_mm + skip
+                    if c < best:
+                        best, arg = c, (px, j)
+            cost[x].append(best + unary)
+            back[x].append(arg)
+        here = min(cost[x]) if cur else float("inf")
+        prev = best_upto[x - 1] if x else float("inf")
+        if here < prev:
+            best_upto[x], best_at[x] = here, (x, int(np.argmin(cost[x])))
+        else:
+            best_upto[x], best_at[x] = (prev, best_at[x - 1]) if x else (0.0, None)
+        if cur:
+            inked_cols.append(x)
+    chosen: list[tuple[int, int] | None] = [None] * w
+    node = best_at[w - 1] if w else None
+    while node is not None:
+        x, i = node
+        chosen[x] = runs[x][i]
+        node = back[x][i]
+    return chosen
+
+
+def _pen_thickness(chosen: list[tuple[int, int] | None]) -> float:
+    heights = [b - a + 1 for r in chosen if r is not None for a, b in [r]]
+    return float(np.percentile(heights, 25)) if heights else 1.0
+
+
+def _bridge(y: np.ndarray, max_gap: int) -> np.ndarray:
+    """Interpolate across gaps of at most ``max_gap`` columns; longer gaps stay NaN."""
+    known = np.flatnonzero(np.isfinite(y))
+    if len(known) < 2:
+        return y
+    out = y.copy()
+    for a, b in zip(known[:-1], known[1:]):
+        if 1 < b - a <= max_gap + 1:
+            out[a + 1:b] = np.interp(np.arange(a + 1, b), [a, b], [y[a], y[b]])
+    return out
+
+
+def isoelectric_level(y: np.ndarray, px_per_mm: float) -> float:
+    """The trace's most frequent level (strip px): where TP and PR segments lie."""
+    v = y[np.isfinite(y)]
+    if not len(v):
+        return float("nan")
+    step = max(px_per_mm / 10, 0.5)   # 0.1-mm bins
+    bins = np.arange(v.min(), v.max() + 2 * step, step)
+    hist, edges = np.histogram(v, bins)
+    hist = np.convolve(hist, np.ones(5), mode="same")
+    return float(edges[int(np.argmax(hist))] + step / 2)
+
+
+@dataclass(frozen=True)
+class RowReading:
+    """One trace row followed across a strip reaching ``SEARCH_MM`` (and the speed tolerance)
+    beyond the reader's boxes. x0_mm: the reader's page x of strip column 0. y_px, confidence:
+    per strip column (NaN / 0 where no trace). paper_x_mm, paper_y_mm: the grid's mm at each
+    strip column and row (``core.page.ruler``; a uniform scale where no grid is read).
+    zero_px: the isoelectric level. column_at: record time (s) -> strip column. registered:
+    whether that time axis was read from the trace's extent."""
+
+    x0_mm: float
+    top_mm: float
+    px_per_mm: float
+    y_px: np.ndarray
+    confidence: np.ndarray
+    paper_x_mm: np.ndarray
+    paper_y_mm: np.ndarray
+    zero_px: float
+    column_at: Callable[[float], float]
+    registered: bool
+
+    def x_mm_at(self, t_s: float) -> float:
+        """The reader's page x (mm) where record time ``t_s`` is printed."""
+        return self.x0_mm + self.column_at(t_s) / self.px_per_mm
+
+    def mv_at(self, times_s: np.ndarray, gain_mm_mv: float) -> tuple[np.ndarray, np.ndarray]:
+        """mV (NaN in gaps) and confidence at record times ``times_s``."""
+        cols = np.array([self.column_at(float(t)) for t in times_s])
+        xs = np.arange(len(self.y_px))
+        ok = np.isfinite(self.y_px)
+        if ok.sum() < 2:
+            return np.full(len(cols), np.nan, np.float32), np.zeros(len(cols), np.float32)
+        nearest = np.clip(np.round(cols).astype(int), 0, len(xs) - 1)
+        y = np.interp(cols, xs[ok], self.y_px[ok])
+        y[~ok[nearest] | (cols < 0) | (cols > len(xs) - 1)] = np.nan
+        rows = np.arange(len(self.paper_y_mm), dtype=np.float64)
+        y_mm = np.interp(y, rows, self.paper_y_mm)
+        zero_mm = float(np.interp(self.zero_px, rows, self.paper_y_mm))
+        mv = (zero_mm - y_mm) / gain_mm_mv
+        return mv.astype(np.float32), np.where(np.isfinite(mv), self.confidence[nearest], 0).astype(np.float32)
+
+
+def read_row(rgb: np.ndarray, geometry: Geometry, row: Sequence[Panel], px_per_mm: float) -> RowReading:
+    """Follow one row of panels (same ``row``) across the image, find where its trace starts
+    and ends, and read the grid's ruler along it."""
+    x0 = min(p.box_mm[0] for p in row)
+    x1 = max(p.box_mm[2] for p in row)
+    first = row[int(np.argmin([p.box_mm[0] for p in row]))]
+    reach = SEARCH_MM + MAX_SPEED_ERROR * (x1 - x0)   # a scale error moves the far end furthest
+    span = replace(first, box_mm=(x0 - reach, first.box_mm[1], x1 + reach, first.box_mm[3]))
+    strip, baseline_px = panel_strip(rgb, geometry, span, px_per_mm)
+    score = ink_score(strip, px_per_mm)
+    pitch_px = (first.box_mm[3] - first.box_mm[1]) * px_per_mm
+    y, conf, pen_px = trace_path(score, baseline_px, pitch_px, px_per_mm)
+    zero = isoelectric_level(y, px_per_mm)
+    columns = np.arange(strip.shape[1], dtype=np.float64)
+    paper_x = grid_ruler(strip, px_per_mm, axis=1)
+    paper_y = grid_ruler(strip, px_per_mm, axis=0)
+    paper_x = columns / px_per_mm if paper_x is None else paper_x
+    paper_y = np.arange(strip.shape[0], dtype=np.float64) / px_per_mm if paper_y is None else paper_y
+    t0, t1 = min(p.t0_s for p in row), max(p.t1_s for p in row)
+    start = end = None
+    if np.isfinite(zero):
+        height_mm = (zero - y) / px_per_mm
+        start, end = trace_extent(height_mm, int(round((reach + ANCHOR_MM) * px_per_mm)),
+                                  int(round((reach + x1 - x0 - ANCHOR_MM) * px_per_mm)), px_per_mm)
+        # the ink reaches half a pen's width beyond the first and last samples' centres
+        start = None if start is None else start + (pen_px - 1) / 2
+        end = None if end is None else end - (pen_px - 1) / 2
+    mm_per_s = (x1 - x0) / (t1 - t0)
+    as_placed = lambda t: (reach + (t - t0) * mm_per_s) * px_per_mm  # noqa: E731
+    column_at, registered = time_axis(start, end, paper_x, t0, t1, geometry.speed_mm_s, as_placed)
+    bridged = _bridge(y, int(round(MAX_GAP_MM * px_per_mm)))
+    conf = np.where(np.isfinite(bridged) & ~np.isfinite(y), 0.5 * INK_LEVEL, conf).astype(np.float32)
+    top_mm = first.box_mm[1] - 0.5 * (first.box_mm[3] - first.box_mm[1])   # as panel_strip reaches
+    return RowReading(x0 - reach, top_mm, px_per_mm, bridged, conf, paper_x, paper_y, zero, column_at, registered)
+
+
+@dataclass(frozen=True)
+class PageReading:
+    """The leads read from a page. geometry: the reader's, with each row's panels moved onto
+    its printed trace (time registration). signals: (12, n) mV, NaN where no lead is printed or
+    no trace was found. confidence: (12, n) 0..1. registered_rows: rows whose time axis was
+    read from the trace, of all rows."""
+
+    geometry: Geometry
+    signals: np.ndarray
+    confidence: np.ndarray
+    fs: float
+    registered_rows: tuple[int, int]
+
+
+def read_page(rgb: np.ndarray, geometry: Geometry, fs: float = 100.0, n_samples: int = 1000,
+              px_per_mm: float | None = None) -> PageReading:
+    """Read every panel's lead from the image (as loaded) and register each row's time; where
+    two panels show the same lead at the same time (a rhythm strip), the more confident sample
+    wins."""
+    signals = np.full((len(LEADS), n_samples), np.nan, np.float32)
+    confidence = np.zeros((len(LEADS), n_samples), np.float32)
+    if geometry.page_to_image is None or not geometry.panels:
+        return PageReading(geometry, signals, confidence, fs, (0, 0))
+    r = px_per_mm or strip_scale(geometry)
+    panels = list(geometry.panels)
+    rows = sorted({p.row for p in panels})
+    registered = 0
+    for row in rows:
+        members = [i for i, p in enumerate(panels) if p.row == row]
+        reading = read_row(rgb, geometry, [panels[i] for i in members], r)
+        registered += reading.registered
+        for i in members:
+            p = panels[i]
+            n = int(round((p.t1_s - p.t0_s) * fs))
+            mv, conf = reading.mv_at(p.t0_s + np.arange(n) / fs, geometry.gain_mm_mv)
+            lead = LEADS.index(canonical_lead(p.lead))
+            idx = int(round(p.t0_s * fs)) + np.arange(n)
+            keep = (idx >= 0) & (idx < n_samples)
+            idx, mv, conf = idx[keep], mv[keep], conf[keep]
+            better = conf > confidence[lead, idx]
+            signals[lead, idx[better]] = mv[better]
+            confidence[lead, idx[better]] = conf[better]
+            if reading.registered:
+                p = replace(p, box_mm=(reading.x_mm_at(p.t0_s), p.box_mm[1], reading.x_mm_at(p.t1_s), p.box_mm[3]))
+            if np.isfinite(reading.zero_px):   # 0 mV where the trace's isoelectric line is printed
+                p = replace(p, baseline_mm=reading.top_mm + reading.zero_px / reading.px_per_mm)
+            panels[i] = p
+    moved = Geometry.from_homography(geometry.image_size, geometry.layout, geometry.speed_mm_s, geometry.gain_mm_mv,
+                                     geometry.page_to_image, tuple(panels), geometry.confidence)
+    return PageReading(moved, signals, confidence, fs, (registered, len(rows)))

@@ -1,0 +1,118 @@
+"""Reading the leads at full resolution (core.page.trace), time registration (core.page.timing)
+and the grid ruler (core.page.ruler), on the studio's own pages: the truth is known exactly."""
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+
+import numpy as np
+import pytest
+
+from core.labels import LEADS, canonical_lead
+from core.page.geometry import Geometry
+from core.page.ruler import grid_ruler
+from core.page.timing import trace_extent
+from core.page.trace import read_page
+from core.synth.pages import SynthOptions, make_page
+from core.train.metrics import snr_db
+from core.train.targets import decoder_signals, printed_mask
+
+
+@lru_cache(maxsize=1)
+def clean_page():
+    return make_page(SynthOptions(n=1, seed=5, domain="clean", source="sim", dpi=150, layout="3x4+1"), 0)
+
+
+def snr(page, signals: np.ndarray) -> float:
+    truth, known = decoder_signals(page.sample), printed_mask(page.geometry)
+    return float(np.nanmean(snr_db(truth[None], np.nan_to_num(signals)[None], known[None])))
+
+
+def shifted(g: Geometry, dx_mm: float) -> Geometry:
+    panels = tuple(replace(p, box_mm=(p.box_mm[0] + dx_mm, p.box_mm[1], p.box_mm[2] + dx_mm, p.box_mm[3]))
+                   for p in g.panels)
+    return Geometry.from_homography(g.image_size, g.layout, g.speed_mm_s, g.gain_mm_mv, g.page_to_image, panels)
+
+
+def test_a_clean_page_is_read_back_through_its_geometry():
+    page = clean_page()
+    reading = read_page(page.image, page.geometry)
+    known = printed_mask(page.geometry) > 0
+    assert np.isfinite(reading.signals[known]).mean() > 0.95   # coverage
+    assert not np.isfinite(reading.signals[~known]).any()       # nothing where no lead is printed
+    assert snr(page, reading.signals) > 10.0
+    assert reading.registered_rows[0] == reading.registered_rows[1] == 4
+
+
+def test_boxes_placed_3_mm_late_are_moved_back_onto_the_trace():
+    page = clean_page()
+    reading = read_page(page.image, shifted(page.geometry, 3.0))
+    for found, true in zip(reading.geometry.panels, page.geometry.panels):
+        assert found.box_mm[0] == pytest.approx(true.box_mm[0], abs=0.3)
+        assert found.box_mm[2] == pytest.approx(true.box_mm[2], abs=0.3)
+    # and the leads read through them are as good as through the true boxes
+    assert snr(page, reading.signals) > snr(page, read_page(page.image, page.geometry).signals) - 3.0
+
+
+def test_without_registration_a_3_mm_shift_ruins_the_reading():
+    """What registration is for: the same shift, left in place, costs most of the SNR."""
+    page = clean_page()
+    g = shifted(page.geometry, 3.0)
+    signals = np.full((len(LEADS), 1000), np.nan, np.float32)
+    from core.page.trace import read_row, strip_scale
+    for row in sorted({p.row for p in g.panels}):
+        members = [p for p in g.panels if p.row == row]
+        r = read_row(page.image, g, members, strip_scale(g))
+        for p in members:
+            n = int(round((p.t1_s - p.t0_s) * 100))
+            cols = [(p.box_mm[0] - r.x0_mm + k / 100 * g.speed_mm_s) * r.px_per_mm for k in range(n)]
+            y = np.interp(cols, np.arange(len(r.y_px)), np.nan_to_num(r.y_px))
+            signals[LEADS.index(canonical_lead(p.lead)), int(round(p.t0_s * 100)) + np.arange(n)] = (r.zero_px - y) / r.px_per_mm / 10
+    assert snr(page, signals) < snr(page, read_page(page.image, g).signals) - 5.0
+
+
+def test_a_trace_wiped_off_the_paper_is_a_gap_not_invented_signal():
+    page = clean_page()
+    image = page.image.copy()
+    p = page.geometry.panels[0]                     # lead I, 0-2.5 s
+    q = np.array(p.quad_px)
+    x0 = int(q[0, 0] + 0.4 * (q[1, 0] - q[0, 0]))   # white out 0.4..0.6 of the panel, all its height
+    x1 = int(q[0, 0] + 0.6 * (q[1, 0] - q[0, 0]))
+    image[int(q[0, 1]):int(q[3, 1]), x0:x1] = 255
+    reading = read_page(image, page.geometry)
+    lead = LEADS.index(canonical_lead(p.lead))
+    t = np.arange(1000) / 100
+    inside = (t > p.t0_s + 0.45 * 2.5) & (t < p.t0_s + 0.55 * 2.5)
+    assert not np.isfinite(reading.signals[lead, inside]).any()
+    assert (reading.confidence[lead, inside] == 0).all()
+    around = (t >= p.t0_s + 0.1 * 2.5) & (t < p.t0_s + 0.35 * 2.5)
+    assert np.isfinite(reading.signals[lead, around]).all()
+
+
+def test_grid_ruler_measures_a_stretched_grid_and_declines_blank_paper():
+    px_per_mm = 6.0
+    w = 1500
+    true_mm = np.linspace(0, 250, w) + 0.8 * np.linspace(0, 1, w) ** 2   # 0.8 mm of stretch at the far end
+    strip = np.full((120, w, 3), 255, np.uint8)
+    lines = np.searchsorted(true_mm, np.arange(1, 250))
+    strip[:, lines] = (240, 140, 150)
+    strip[:, lines + 1] = (250, 200, 205)
+    mm = grid_ruler(strip, px_per_mm)
+    assert mm is not None
+    error = (mm - mm[0]) - (true_mm - true_mm[0])
+    assert np.abs(error[lines]).max() < 0.12
+    assert grid_ruler(np.full((120, w, 3), 255, np.uint8), px_per_mm) is None
+
+
+def test_the_walk_stops_at_a_calibration_pulse_and_at_the_end_of_the_ink():
+    px = 6.0
+    h = np.full(600, np.nan)
+    h[10:40] = 10.0                          # a 1-mV pulse's top, 5 mm wide
+    h[40:44] = 0.0                           # its foot, touching the trace
+    h[44:560] = np.sin(np.arange(516) / 9)   # the trace, ending at column 559
+    start, end = trace_extent(h, 70, 500, px)
+    assert start == 40 or start == 41
+    assert end == 559
+    h[44:560] = 0.0
+    h[300:305] = np.nan                      # a break of under 1 mm inside the trace is walked over
+    assert trace_extent(h, 70, 500, px)[1] == 559
