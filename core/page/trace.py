@@ -1,30 +1,34 @@
 """Read each printed lead back as a signal, from the image at full resolution.
 
 The network's decoder sees the page at its 896 x 448 input, where one 10-ms sample is under a
-pixel and one mV about 20 px; this reader works on the image as loaded. Each panel is resampled
-through the page geometry (``page_to_image``) onto a strip in paper millimetres at up to
-``MAX_PX_PER_MM``, so a tilted or photographed panel is read along its own axes, and the trace
+pixel and one mV about 20 px; this reader works on the image as loaded. Each trace row is
+resampled through the page geometry (``page_to_image``) onto a strip in paper millimetres at up
+to ``MAX_PX_PER_MM``, so a tilted or photographed row is read along its own axes, and its trace
 is followed column by column:
 
-1. **Ink.** Darkness of the brightest colour channel against the local paper white: a black or
+1. **Ink.** Darkness of the brightest colour channel against the local paper white (a closing
+   ``PAPER_MM`` wide: it takes strokes and grid out but follows a shadow's edge): a black or
    blue trace is dark in every channel, a red, pink, green or orange grid is bright in at least
-   one. What is left of the grid (grey and black grids, 5-mm lines) is taken out by a
-   morphological opening along and across the strip: a grid line runs straight across it, a
-   trace's flat stretches are broken by a QRS at least every ~1.5 s.
+   one. What is left of the grid (grey and black grids) is taken out by a morphological opening
+   along and across the strip: a grid line runs straight across it, a trace's flat stretches
+   are broken by a QRS at least every ~1.5 s. The scale is the darkest print inside the boxes.
 2. **Runs.** In each column the inked pixels form vertical runs: a flat stretch of trace gives
-   one as thick as the pen, a QRS stroke one as tall as the complex, a neighbouring lead's tall
-   complex reaching into the strip a run of its own.
-3. **Path.** Dynamic programming over the runs picks one per column: the cost of a step is the
-   vertical gap between consecutive runs (touching runs cost nothing, so strokes are followed
-   whole), plus how weakly the run is inked, plus its distance from the panel's own baseline
-   relative to the row pitch (a neighbour's complex is further away). Columns without ink are
-   crossed as gaps of at most ``MAX_GAP_MM``; longer ones stay gaps.
+   one as thick as the pen, a QRS stroke one as tall as the complex; a run taller than the row
+   pitch is a shadow's or the paper's edge and is dropped.
+3. **Path.** Dynamic programming picks one run per column or none (``_best_path``): covered
+   ink earns, vertical gaps between runs and skipped columns cost, and so does distance from
+   the row's baseline, so strokes are followed whole and a label or a neighbour's complex is
+   skipped. Gaps up to ``MAX_GAP_MM`` are bridged; longer ones stay gaps.
 4. **Value.** Where the chosen run is the pen's thickness, its centre; where it is a stroke, the
    end that makes a local extreme (an R peak or S trough is the tip of the stroke, not its
-   middle), else its centre. Columns are then sampled at ``fs`` along time.
-5. **Baseline.** 0 mV is the trace's most frequent level (the isoelectric TP and PR segments),
-   not the geometry's baseline, which the page reader only estimates when the grid's top edge is
-   hidden.
+   middle), else its centre.
+5. **Time and voltage.** ``core.page.timing`` finds where the row's trace starts and ends and
+   ``core.page.ruler`` reads paper mm off the grid; 0 mV is the trace's most frequent level
+   (the isoelectric TP and PR segments), not the geometry's baseline, which the page reader only
+   estimates when the grid's top edge is hidden.
+6. **Not this lead.** Samples further from the baseline than the row pitch, or a quarter of it
+   for longer than 0.2 s, are dropped: a path held there is on a neighbour's trace, the header
+   or a shadow.
 
 Every sample has a confidence (how strongly its run is inked, lowered where the path had to
 choose between runs, 0 in gaps); samples in gaps are NaN, never invented.
@@ -42,9 +46,13 @@ from core.page.geometry import Geometry, Panel
 from core.page.ruler import grid_ruler
 from core.page.timing import ANCHOR_MM, MAX_SPEED_ERROR, SEARCH_MM, time_axis, trace_extent
 
-MAX_PX_PER_MM = 6.0    # 0.17 mm, 7 ms at 25 mm/s: on 6 clean 200-dpi pages 6.0 dB in 1.0 s per page, against 6.5 dB in 1.75 s at the image's own 7.9 px/mm
+MAX_PX_PER_MM = 6.0    # 0.17 mm: 7 ms at 25 mm/s, 0.017 mV at 10 mm/mV; time grows with it (a 200-dpi A4 page: 1.0 s, 1.75 s at its own 7.9 px/mm)
 MIN_PX_PER_MM = 4.0    # below the image's own resolution the strip only interpolates
 MAX_GAP_MM = 2.0       # a trace broken for longer than this (0.08 s at 25 mm/s) is a gap
+PAPER_MM = 2.5         # paper white: a closing this wide removes strokes and grid, keeps shadows
+TALLEST_RUN_PITCHES = 1.0   # a vertical run taller than the row pitch is an edge, not a stroke
+FAR_PITCHES = 0.25     # a path this far from the baseline (a quarter of the row pitch) ...
+FAR_FOR_S = 0.2        # ... for longer than this is not on its lead (on 10 val photo pages: -8.5 -> -3.5 dB)
 INK_LEVEL = 0.35       # ink score (0..1 of the page's darkest print) that counts as trace
 
 
@@ -87,15 +95,19 @@ def panel_strip(rgb: np.ndarray, geometry: Geometry, panel: Panel, px_per_mm: fl
     return strip, (panel.baseline_mm - top) * px_per_mm
 
 
-def ink_score(strip: np.ndarray, px_per_mm: float) -> np.ndarray:
+def ink_score(strip: np.ndarray, px_per_mm: float, inside: tuple[slice, slice] | None = None) -> np.ndarray:
     """(h, w) float32 0..1: how much darker than the paper each pixel is, in the brightest
-    channel, with long straight lines (the grid) taken out."""
+    channel, with long straight lines (the grid) taken out. ``inside``: the part of the strip
+    whose darkest print sets the scale (the panels' boxes; a dark table beyond the paper's edge
+    in the margins would otherwise set it, and a faint trace fall below ``INK_LEVEL``)."""
     bright = strip.max(axis=2).astype(np.float32)
-    k = max(int(round(6 * px_per_mm)) | 1, 3)   # paper white over ~6 mm, wider than any stroke is thick
-    paper = cv2.dilate(bright, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    # paper white: a closing wider than any stroke is thick (2.5 mm) takes the trace and grid
+    # out but follows a shadow's edge, which a dilation over 6 mm had read as ink
+    k = max(int(round(PAPER_MM * px_per_mm)) | 1, 3)
+    paper = cv2.morphologyEx(bright, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
     paper = cv2.blur(paper, (k, k))
     dark = paper - bright
-    level = max(float(np.percentile(dark, 99.5)), 20.0)
+    level = max(float(np.percentile(dark if inside is None else dark[inside], 99.5)), 20.0)
     score = np.clip(dark / level, 0.0, 1.0)
     # a grid line runs straight across the strip; a trace's flat stretches are broken by a QRS
     # at least every ~1.5 s (37 mm at 25 mm/s) and its strokes are rarely 25 mm tall
@@ -117,7 +129,9 @@ def trace_path(score: np.ndarray, baseline_px: float, pitch_px: float, px_per_mm
     wherever the column holds no ink of the path, and the pen's width (px)."""
     h, w = score.shape
     inked = score >= INK_LEVEL
-    runs = [_runs(inked[:, x]) for x in range(w)]
+    # a run taller than the row pitch is a shadow's or the paper's edge, not a stroke
+    tallest = TALLEST_RUN_PITCHES * pitch_px
+    runs = [[r for r in _runs(inked[:, x]) if r[1] - r[0] < tallest] for x in range(w)]
     chosen = _best_path(runs, score, baseline_px, max(pitch_px, 1.0), px_per_mm)
     y = np.full(w, np.nan)
     conf = np.zeros(w, np.float32)
@@ -274,10 +288,12 @@ def read_row(rgb: np.ndarray, geometry: Geometry, row: Sequence[Panel], px_per_m
     reach = SEARCH_MM + MAX_SPEED_ERROR * (x1 - x0)   # a scale error moves the far end furthest
     span = replace(first, box_mm=(x0 - reach, first.box_mm[1], x1 + reach, first.box_mm[3]))
     strip, baseline_px = panel_strip(rgb, geometry, span, px_per_mm)
-    score = ink_score(strip, px_per_mm)
-    pitch_px = (first.box_mm[3] - first.box_mm[1]) * px_per_mm
+    h = (first.box_mm[3] - first.box_mm[1]) * px_per_mm
+    boxes = (slice(int(0.5 * h), int(1.5 * h)), slice(int(reach * px_per_mm), int((reach + x1 - x0) * px_per_mm)))
+    score = ink_score(strip, px_per_mm, boxes)
+    pitch_px = h
     y, conf, pen_px = trace_path(score, baseline_px, pitch_px, px_per_mm)
-    zero = isoelectric_level(y, px_per_mm)
+    zero = isoelectric_level(y[boxes[1]], px_per_mm)   # within the boxes: the margins hold other ink
     columns = np.arange(strip.shape[1], dtype=np.float64)
     paper_x = grid_ruler(strip, px_per_mm, axis=1)
     paper_y = grid_ruler(strip, px_per_mm, axis=0)
@@ -336,6 +352,8 @@ def read_page(rgb: np.ndarray, geometry: Geometry, fs: float = 100.0, n_samples:
             p = panels[i]
             n = int(round((p.t1_s - p.t0_s) * fs))
             mv, conf = reading.mv_at(p.t0_s + np.arange(n) / fs, geometry.gain_mm_mv)
+            wild = _off_row(mv, (p.box_mm[3] - p.box_mm[1]) / geometry.gain_mm_mv, fs)
+            mv[wild], conf[wild] = np.nan, 0.0
             lead = LEADS.index(canonical_lead(p.lead))
             idx = int(round(p.t0_s * fs)) + np.arange(n)
             keep = (idx >= 0) & (idx < n_samples)
@@ -351,3 +369,18 @@ def read_page(rgb: np.ndarray, geometry: Geometry, fs: float = 100.0, n_samples:
     moved = Geometry.from_homography(geometry.image_size, geometry.layout, geometry.speed_mm_s, geometry.gain_mm_mv,
                                      geometry.page_to_image, tuple(panels), geometry.confidence)
     return PageReading(moved, signals, confidence, fs, (registered, len(rows)))
+
+
+def _off_row(mv: np.ndarray, pitch_mv: float, fs: float) -> np.ndarray:
+    """Samples that are not this lead's: further from the baseline than the row pitch (on
+    another row, a shadow's edge, the header), or more than ``FAR_PITCHES`` of it away for
+    longer than ``FAR_FOR_S`` (a QRS goes that far only briefly: a path held there is following
+    a neighbour's trace or a printed line)."""
+    level = np.abs(np.nan_to_num(mv))
+    out = level > pitch_mv
+    far = level > FAR_PITCHES * pitch_mv
+    edges = np.flatnonzero(np.diff(np.r_[0, far.astype(np.int8), 0]))
+    for a, b in zip(edges[::2], edges[1::2]):
+        if (b - a) / fs > FAR_FOR_S:
+            out[a:b] = True
+    return out
