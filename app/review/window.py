@@ -38,6 +38,7 @@ from app.review.worklist import WorklistMixin
 from core.analyze import Analysis, where
 from core.explain import PURPLE, overlay_alpha
 from core.labels import LABELS
+from core.page.trace import READING_NOTE
 from core.review.document import Document, warnings
 from core.review.palette import READER_COLOURS
 from core.review.worklist import IMAGE_SUFFIXES, Worklist, list_images
@@ -295,8 +296,7 @@ class ReviewWindow(ActionsMixin, AnalysisMixin, WorklistMixin, LayersMixin, Anno
             return
         if self._signals_shown is not a:
             self._signals_shown = a
-            quality = next((t for t in a.weights.limits if "decoder" in t), "")
-            self.signals.set_signals(a.explanation.signals, a.weights.net.decoder_fs, a.geometry, quality)
+            self.signals.set_signals(a.explanation.signals, a.weights.net.decoder_fs, a.geometry, READING_NOTE)
         self.diagnoses.show_analysis(a, self.selected)
         self.diagnoses.select(self.selected)
         key = self.selected

@@ -46,6 +46,12 @@ from core.page.geometry import Geometry, Panel
 from core.page.ruler import grid_ruler
 from core.page.timing import ANCHOR_MM, MAX_SPEED_ERROR, SEARCH_MM, time_axis, trace_extent
 
+#: What the leads are, in the words the review window shows beneath them.
+READING_NOTE = ("Leads read from the image at full resolution, each row timed from its own trace; "
+                "where the trace could not be followed the lead is left empty. On the studio's pages "
+                "they match the printed signal closely on clean prints, less on scans and least on "
+                "photographs (docs/page.md, 'Reading the leads'): check intervals and amplitudes "
+                "against the page.")
 MAX_PX_PER_MM = 6.0    # 0.17 mm: 7 ms at 25 mm/s, 0.017 mV at 10 mm/mV; time grows with it (a 200-dpi A4 page: 1.0 s, 1.75 s at its own 7.9 px/mm)
 MIN_PX_PER_MM = 4.0    # below the image's own resolution the strip only interpolates
 MAX_GAP_MM = 2.0       # a trace broken for longer than this (0.08 s at 25 mm/s) is a gap
