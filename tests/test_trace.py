@@ -116,3 +116,30 @@ def test_the_walk_stops_at_a_calibration_pulse_and_at_the_end_of_the_ink():
     h[44:560] = 0.0
     h[300:305] = np.nan                      # a break of under 1 mm inside the trace is walked over
     assert trace_extent(h, 70, 500, px)[1] == 559
+
+
+def test_a_row_timed_far_off_the_others_takes_their_line():
+    """Rows of a time-aligned printout start on one line down the page; a row whose walk
+    stopped 11 mm late (at a break in the ink) or found nothing is put back on it."""
+    from core.page.geometry import Panel
+    from core.page.trace import RowReading, _agreed
+    from core.page.timing import time_axis
+
+    r, x0_mm, n = 6.0, 0.0, 1800
+    paper = np.arange(n) / r
+
+    def row(start_mm: float | None) -> RowReading:
+        start = None if start_mm is None else start_mm * r
+        end = None if start_mm is None else (start_mm + 250.0) * r - 1
+        column_at, ok = time_axis(start, end, paper, 0.0, 10.0, 25.0, lambda t: (40.0 + 25.0 * t) * r)
+        return RowReading(x0_mm, 0.0, r, np.zeros(n), np.zeros(n, np.float32), paper, np.arange(100) / r, 50.0,
+                          column_at, ok, (0.0, 10.0), 25.0)
+
+    readings = {0: row(31.0), 1: row(20.0), 2: row(20.2), 3: row(None), 4: row(19.9)}
+    first = {k: Panel("II", k, 0, 0.0, 10.0, (20.0, 30.0 + 40 * k, 270.0, 70.0 + 40 * k), 55.0 + 40 * k) for k in readings}
+    fixed = _agreed(readings, first)
+    for k in readings:
+        assert fixed[k].registered
+        assert fixed[k].x_mm_at(0.0) == pytest.approx(20.0, abs=0.6)
+        assert fixed[k].x_mm_at(10.0) == pytest.approx(270.0, abs=0.6)
+    assert fixed[1] is readings[1]   # rows on the line are left as they are

@@ -62,6 +62,7 @@ FAR_FOR_S = 0.2        # ... for longer than this is not on its lead (on 10 val 
 START_INSET_PENS = 0.25   # the first sample's centre this many pen widths inside the ink's start,
 END_INSET_PENS = 0.5      # the last's inside its end (on 8 val scans and 8 clean val pages: median lead
                           # SNR 6.7 -> 7.6 and 11.2 -> 11.5 dB against half a pen at both ends)
+AGREE_MM = 1.0         # a row timed further than this (40 ms) off the others takes their line
 INK_LEVEL = 0.35       # ink score (0..1 of the page's darkest print) that counts as trace
 
 
@@ -266,6 +267,15 @@ class RowReading:
     zero_px: float
     column_at: Callable[[float], float]
     registered: bool
+    t_span_s: tuple[float, float] = (0.0, 10.0)
+    speed_mm_s: float = 25.0
+
+    def retimed(self, start_x_mm: float, end_x_mm: float) -> "RowReading":
+        """The row with its time running from ``start_x_mm`` to ``end_x_mm`` (page x)."""
+        start = (start_x_mm - self.x0_mm) * self.px_per_mm
+        end = (end_x_mm - self.x0_mm) * self.px_per_mm - 1
+        column_at, ok = time_axis(start, end, self.paper_x_mm, *self.t_span_s, self.speed_mm_s, self.column_at)
+        return replace(self, column_at=column_at, registered=ok)
 
     def x_mm_at(self, t_s: float) -> float:
         """The reader's page x (mm) where record time ``t_s`` is printed."""
@@ -324,7 +334,8 @@ def read_row(rgb: np.ndarray, geometry: Geometry, row: Sequence[Panel], px_per_m
     bridged = _bridge(y, int(round(MAX_GAP_MM * px_per_mm)))
     conf = np.where(np.isfinite(bridged) & ~np.isfinite(y), 0.5 * INK_LEVEL, conf).astype(np.float32)
     top_mm = first.box_mm[1] - 0.5 * (first.box_mm[3] - first.box_mm[1])   # as panel_strip reaches
-    return RowReading(x0 - reach, top_mm, px_per_mm, bridged, conf, paper_x, paper_y, zero, column_at, registered)
+    return RowReading(x0 - reach, top_mm, px_per_mm, bridged, conf, paper_x, paper_y, zero, column_at, registered,
+                      (t0, t1), geometry.speed_mm_s)
 
 
 @dataclass(frozen=True)
@@ -353,11 +364,12 @@ def read_page(rgb: np.ndarray, geometry: Geometry, fs: float = 100.0, n_samples:
     r = px_per_mm or strip_scale(geometry)
     panels = list(geometry.panels)
     rows = sorted({p.row for p in panels})
-    registered = 0
+    members_of = {row: [i for i, p in enumerate(panels) if p.row == row] for row in rows}
+    readings = {row: read_row(rgb, geometry, [panels[i] for i in members_of[row]], r) for row in rows}
+    readings = _agreed(readings, {row: panels[members_of[row][0]] for row in rows})
+    registered = sum(rd.registered for rd in readings.values())
     for row in rows:
-        members = [i for i, p in enumerate(panels) if p.row == row]
-        reading = read_row(rgb, geometry, [panels[i] for i in members], r)
-        registered += reading.registered
+        reading, members = readings[row], members_of[row]
         for i in members:
             p = panels[i]
             n = int(round((p.t1_s - p.t0_s) * fs))
@@ -379,6 +391,43 @@ def read_page(rgb: np.ndarray, geometry: Geometry, fs: float = 100.0, n_samples:
     moved = Geometry.from_homography(geometry.image_size, geometry.layout, geometry.speed_mm_s, geometry.gain_mm_mv,
                                      geometry.page_to_image, tuple(panels), geometry.confidence)
     return PageReading(moved, signals, confidence, fs, (registered, len(rows)))
+
+
+def _agreed(readings: dict[int, RowReading], first: dict[int, Panel]) -> dict[int, RowReading]:
+    """Rows that print the same stretch of time start and end on one line down the page
+    (time-aligned printouts; the line leans with what is left of the page's rotation). With
+    three or more such rows timed from their trace, a line is fitted through their starts and
+    one through their ends; a row more than ``AGREE_MM`` off either (its walk stopped at a break
+    in the ink, or ran into a neighbour) and a row not timed at all take the lines' places."""
+    spans = [rd.t_span_s for rd in readings.values()]
+    common = max(set(spans), key=spans.count)
+    same = [row for row, rd in readings.items() if rd.t_span_s == common]
+    timed = [row for row in same if readings[row].registered]
+    if len(timed) < 3:
+        return readings
+    y = {row: (first[row].box_mm[1] + first[row].box_mm[3]) / 2 for row in same}
+    fits = []
+    for t in common:
+        ys = np.array([y[row] for row in timed])
+        xs = np.array([readings[row].x_mm_at(t) for row in timed])
+        # Siegel's repeated median: for each row the median slope to the others, then their
+        # median, so one row far off does not pull the line
+        dy = ys[None, :] - ys[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slopes = np.where(np.abs(dy) > 1.0, (xs[None, :] - xs[:, None]) / dy, np.nan)
+        per_row = [np.nanmedian(r) for r in slopes if np.isfinite(r).any()]
+        slope = float(np.median(per_row)) if per_row else 0.0
+        line = np.array([slope, float(np.median(xs - slope * ys))])
+        if (np.abs(np.polyval(line, ys) - xs) <= AGREE_MM).sum() < 2:
+            return readings   # no two rows agree: nothing to go by
+        fits.append(line)
+    out = dict(readings)
+    for row in same:
+        start, end = (float(np.polyval(line, y[row])) for line in fits)
+        rd = readings[row]
+        if not rd.registered or abs(rd.x_mm_at(common[0]) - start) > AGREE_MM or abs(rd.x_mm_at(common[1]) - end) > AGREE_MM:
+            out[row] = rd.retimed(start, end)
+    return out
 
 
 def _off_row(mv: np.ndarray, pitch_mv: float, fs: float) -> np.ndarray:
