@@ -188,8 +188,8 @@ def main() -> None:
 
     print(f"{os.cpu_count()} CPUs, torch {torch.__version__}, {args.threads} threads, "
           f"medians of {args.runs} runs after one warm-up\n")
-    print("| image | total (s) | target | load | page | preprocess | forward | Jacobians | write (ms) "
-          "| peak RSS (MB) | output (MB) |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| image | total (s) | target | load | page | leads | preprocess | forward | Jacobians | write (ms) "
+          "| peak RSS (MB) | output (MB) |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         cases = make_images(Path(tmp))
         for case, (what, path) in cases.items():
@@ -198,7 +198,7 @@ def main() -> None:
             target = TARGETS_S.get(case)
             met = "" if target is None else f"≤ {target} {'✓' if r['total_s'] <= target else '✗'}"
             print(f"| {what} | {r['total_s']:.2f} | {met} | "
-                  + " | ".join(f"{st.get(k, 0):.0f}" for k in ("load", "page", "preprocess", "forward", "jacobian", "write"))
+                  + " | ".join(f"{st.get(k, 0):.0f}" for k in ("load", "page", "leads", "preprocess", "forward", "jacobian", "write"))
                   + f" | {r['peak_rss_mb']:.0f} | {r['bytes'] / 1e6:.1f} |")
         print(f"\nCold `ecg-aio analyze` of the A4 sample, process start to exit: {cold_cli_s(SAMPLE):.1f} s")
         j = run_child(SAMPLE, args.runs, args.threads, "--jacobians")
