@@ -143,3 +143,20 @@ def test_a_row_timed_far_off_the_others_takes_their_line():
         assert fixed[k].x_mm_at(0.0) == pytest.approx(20.0, abs=0.6)
         assert fixed[k].x_mm_at(10.0) == pytest.approx(270.0, abs=0.6)
     assert fixed[1] is readings[1]   # rows on the line are left as they are
+
+
+def test_analyze_explains_on_the_registered_geometry_and_carries_these_leads():
+    """One path: the leads `analyze` returns (signals.csv, the window's panel) are the
+    full-resolution reading, and the geometry it explains on is the registered one."""
+    from core.analyze import analyze, model_for
+    from core.io.images import LoadedImage
+
+    page = clean_page()
+    late = shifted(page.geometry, 3.0)
+    model, weights = model_for("cpu")
+    image = LoadedImage(rgb=page.image, path="studio.png", format="png", n_pages=1, page=1, sha256="0" * 64)
+    a = analyze(image, model, weights, labels=("SR",), geometry=late)
+    reading = read_page(page.image, late, weights.net.decoder_fs, weights.net.n_samples)
+    np.testing.assert_array_equal(a.explanation.signals, reading.signals)
+    assert a.geometry.panels[0].box_mm[0] == pytest.approx(page.geometry.panels[0].box_mm[0], abs=0.3)
+    assert "leads" in a.timings_ms
