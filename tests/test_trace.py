@@ -132,7 +132,7 @@ def test_a_row_timed_far_off_the_others_takes_their_line():
         start = None if start_mm is None else start_mm * r
         end = None if start_mm is None else (start_mm + 250.0) * r - 1
         column_at, ok = time_axis(start, end, paper, 0.0, 10.0, 25.0, lambda t: (40.0 + 25.0 * t) * r)
-        return RowReading(x0_mm, 0.0, r, np.zeros(n), np.zeros(n, np.float32), paper, np.arange(100) / r, 50.0,
+        return RowReading(x0_mm, 0.0, r, np.zeros(n), np.zeros(n, np.float32), paper, 50.0,
                           column_at, ok, (0.0, 10.0), 25.0)
 
     readings = {0: row(31.0), 1: row(20.0), 2: row(20.2), 3: row(None), 4: row(19.9)}

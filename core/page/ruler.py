@@ -7,6 +7,7 @@ says which paper millimetre each strip column (or row) holds.
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy import ndimage
 from scipy.signal import find_peaks
@@ -23,10 +24,12 @@ def grid_ruler(strip: np.ndarray, px_per_mm: float, axis: int = 1) -> np.ndarray
     Lines are read on the darkness of the darkest channel (a red, pink, green, grey or black
     grid is dark there). Each place's profile is a low percentile across the strip, so a trace
     crossing a column, or running along a row for a while, barely moves it."""
-    darkness = 255.0 - strip.min(axis=2).astype(np.float64)
-    profile = np.percentile(darkness, 30, axis=1 - axis) if axis in (0, 1) else None
-    if profile is None:
+    if axis not in (0, 1):
         raise ValueError("axis must be 0 (rows) or 1 (columns)")
+    darkest = cv2.min(cv2.min(strip[..., 0], strip[..., 1]), strip[..., 2])
+    across = 1 - axis
+    k = int(0.3 * (darkest.shape[across] - 1))   # the 30th percentile, by partition (np.percentile is 5x slower)
+    profile = 255.0 - np.partition(darkest, k, axis=across).take(k, axis=across).astype(np.float64)
     profile = profile - ndimage.minimum_filter1d(profile, max(int(round(1.5 * px_per_mm)), 3))
     if profile.max() <= 0:
         return None

@@ -127,10 +127,25 @@ def ink_score(strip: np.ndarray, px_per_mm: float, inside: tuple[slice, slice] |
     return np.clip(score - lines, 0.0, 1.0)
 
 
-def _runs(column: np.ndarray) -> list[tuple[int, int]]:
-    """Inked runs (top, bottom inclusive) of one column."""
-    on = np.flatnonzero(np.diff(np.r_[0, column.astype(np.int8), 0]))
-    return [(int(a), int(b) - 1) for a, b in zip(on[::2], on[1::2])]
+def column_runs(inked: np.ndarray, score: np.ndarray, tallest: float
+                ) -> tuple[list[list[tuple[int, int]]], list[list[float]]]:
+    """Per column, its inked runs (top, bottom inclusive) shorter than ``tallest`` px and each
+    run's mean score: all columns at once (per-column numpy calls cost a second a page)."""
+    h, w = inked.shape
+    edges = np.diff(np.vstack([np.zeros((1, w), np.int8), inked.astype(np.int8), np.zeros((1, w), np.int8)]), axis=0)
+    top_y, top_x = np.nonzero(edges.T == 1)      # column-major: runs come out column by column, top down
+    end_y, end_x = np.nonzero(edges.T == -1)
+    bottom = end_x - 1
+    top = top_x
+    sums = np.vstack([np.zeros((1, w)), np.cumsum(score, axis=0, dtype=np.float64)])
+    strength = (sums[bottom + 1, top_y] - sums[top, top_y]) / (bottom - top + 1)
+    keep = (bottom - top) < tallest
+    runs: list[list[tuple[int, int]]] = [[] for _ in range(w)]
+    strengths: list[list[float]] = [[] for _ in range(w)]
+    for x, a, b, v in zip(top_y[keep].tolist(), top[keep].tolist(), bottom[keep].tolist(), strength[keep].tolist()):
+        runs[x].append((a, b))
+        strengths[x].append(v)
+    return runs, strengths
 
 
 def trace_path(score: np.ndarray, baseline_px: float, pitch_px: float, px_per_mm: float
@@ -138,11 +153,9 @@ def trace_path(score: np.ndarray, baseline_px: float, pitch_px: float, px_per_mm
     """The trace's y (strip px) and confidence per column of ``score``, NaN (confidence 0)
     wherever the column holds no ink of the path, and the pen's width (px)."""
     h, w = score.shape
-    inked = score >= INK_LEVEL
     # a run taller than the row pitch is a shadow's or the paper's edge, not a stroke
-    tallest = TALLEST_RUN_PITCHES * pitch_px
-    runs = [[r for r in _runs(inked[:, x]) if r[1] - r[0] < tallest] for x in range(w)]
-    chosen = _best_path(runs, score, baseline_px, max(pitch_px, 1.0), px_per_mm)
+    runs, strengths = column_runs(score >= INK_LEVEL, score, TALLEST_RUN_PITCHES * pitch_px)
+    chosen = _best_path(runs, strengths, baseline_px, max(pitch_px, 1.0), px_per_mm)
     y = np.full(w, np.nan)
     conf = np.zeros(w, np.float32)
     thick = _pen_thickness(chosen)
@@ -151,7 +164,7 @@ def trace_path(score: np.ndarray, baseline_px: float, pitch_px: float, px_per_mm
             continue
         a, b = run
         others = len(runs[x]) - 1
-        conf[x] = float(score[a:b + 1, x].mean()) / (1 + 0.5 * others)
+        conf[x] = strengths[x][runs[x].index(run)] / (1 + 0.5 * others)
         if b - a + 1 <= 1.5 * thick:
             y[x] = (a + b) / 2
             continue
@@ -166,8 +179,8 @@ SKIP_COST = 0.5       # per column the path leaves uninked (a covered, well-inke
 RESTART_COST = 5.0    # to start again after a gap longer than MAX_GAP_MM
 
 
-def _best_path(runs: list[list[tuple[int, int]]], score: np.ndarray, baseline_px: float, pitch_px: float,
-               px_per_mm: float) -> list[tuple[int, int] | None]:
+def _best_path(runs: list[list[tuple[int, int]]], strengths: list[list[float]], baseline_px: float,
+               pitch_px: float, px_per_mm: float) -> list[tuple[int, int] | None]:
     """One run per column or none, by dynamic programming. A covered column earns its ink
     strength and pays its distance from the panel's baseline (in row pitches); a step pays the
     vertical gap between the runs (mm) and ``SKIP_COST`` per column skipped, so a lead label or
@@ -182,9 +195,7 @@ def _best_path(runs: list[list[tuple[int, int]]], score: np.ndarray, baseline_px
     inked_cols: list[int] = []
     for x in range(w):
         cur = runs[x]
-        col = score[:, x]
-        for top, bottom in cur:
-            strength = float(col[top:bottom + 1].mean())
+        for (top, bottom), strength in zip(cur, strengths[x]):
             off = min(abs((top + bottom) / 2 - baseline_px) / pitch_px, 3.0)
             unary = 0.5 * off * off - strength
             before = x - max_gap - 1
@@ -252,8 +263,8 @@ def isoelectric_level(y: np.ndarray, px_per_mm: float) -> float:
 class RowReading:
     """One trace row followed across a strip reaching ``SEARCH_MM`` (and the speed tolerance)
     beyond the reader's boxes. x0_mm: the reader's page x of strip column 0. y_px, confidence:
-    per strip column (NaN / 0 where no trace). paper_x_mm, paper_y_mm: the grid's mm at each
-    strip column and row (``core.page.ruler``; a uniform scale where no grid is read).
+    per strip column (NaN / 0 where no trace). paper_x_mm: the grid's mm at each strip column
+    (``core.page.ruler``; a uniform scale where no grid is read).
     zero_px: the isoelectric level. column_at: record time (s) -> strip column. registered:
     whether that time axis was read from the trace's extent."""
 
@@ -263,7 +274,6 @@ class RowReading:
     y_px: np.ndarray
     confidence: np.ndarray
     paper_x_mm: np.ndarray
-    paper_y_mm: np.ndarray
     zero_px: float
     column_at: Callable[[float], float]
     registered: bool
@@ -291,10 +301,7 @@ class RowReading:
         nearest = np.clip(np.round(cols).astype(int), 0, len(xs) - 1)
         y = np.interp(cols, xs[ok], self.y_px[ok])
         y[~ok[nearest] | (cols < 0) | (cols > len(xs) - 1)] = np.nan
-        rows = np.arange(len(self.paper_y_mm), dtype=np.float64)
-        y_mm = np.interp(y, rows, self.paper_y_mm)
-        zero_mm = float(np.interp(self.zero_px, rows, self.paper_y_mm))
-        mv = (zero_mm - y_mm) / gain_mm_mv
+        mv = (self.zero_px - y) / self.px_per_mm / gain_mm_mv
         return mv.astype(np.float32), np.where(np.isfinite(mv), self.confidence[nearest], 0).astype(np.float32)
 
 
@@ -315,9 +322,7 @@ def read_row(rgb: np.ndarray, geometry: Geometry, row: Sequence[Panel], px_per_m
     zero = isoelectric_level(y[boxes[1]], px_per_mm)   # within the boxes: the margins hold other ink
     columns = np.arange(strip.shape[1], dtype=np.float64)
     paper_x = grid_ruler(strip, px_per_mm, axis=1)
-    paper_y = grid_ruler(strip, px_per_mm, axis=0)
     paper_x = columns / px_per_mm if paper_x is None else paper_x
-    paper_y = np.arange(strip.shape[0], dtype=np.float64) / px_per_mm if paper_y is None else paper_y
     t0, t1 = min(p.t0_s for p in row), max(p.t1_s for p in row)
     start = end = None
     if np.isfinite(zero):
@@ -334,7 +339,7 @@ def read_row(rgb: np.ndarray, geometry: Geometry, row: Sequence[Panel], px_per_m
     bridged = _bridge(y, int(round(MAX_GAP_MM * px_per_mm)))
     conf = np.where(np.isfinite(bridged) & ~np.isfinite(y), 0.5 * INK_LEVEL, conf).astype(np.float32)
     top_mm = first.box_mm[1] - 0.5 * (first.box_mm[3] - first.box_mm[1])   # as panel_strip reaches
-    return RowReading(x0 - reach, top_mm, px_per_mm, bridged, conf, paper_x, paper_y, zero, column_at, registered,
+    return RowReading(x0 - reach, top_mm, px_per_mm, bridged, conf, paper_x, zero, column_at, registered,
                       (t0, t1), geometry.speed_mm_s)
 
 
