@@ -67,7 +67,7 @@ def main() -> None:
                     f"wrong ({', '.join(wrong) or 'SR not called'})"
             else:
                 verdict = "no rhythm finding to check" if not wrong else f"unconfirmed: {', '.join(wrong)}"
-            paper1k.append((name, truth, verdict))
+            paper1k.append((name, truth, verdict, bool(wrong), a.is_positive("SR")))
         if read and not a.withheld and share is not None:
             on_leads.append(share)
         rows.append(f"| {name} | {sources[name]['kind']} | {'yes, ' + (g.layout or 'layout unknown') if read else 'no'} | "
@@ -78,6 +78,7 @@ def main() -> None:
     photos = [n for n in sources if sources[n]["kind"] == "photo" and (folder / n).is_file()]
     withheld = [r for r in rows if "| withheld |" in r and "| photo |" in r]
     norm = [p for p in paper1k if "NORM" in p[1]]
+    kept = [p for p in norm if p[2] != "withheld"]
     lines = [
         "| image | kind | page read (layout) | calls at the card's thresholds | headline | headline's attribution on the leads | PTB-XL | check |",
         "|---|---|---|---|---|---|---|---|",
@@ -85,7 +86,8 @@ def main() -> None:
         "",
         f"- Real photographs withheld: {len(withheld)} of {len(photos)} (target: at most 1 in 10).",
         f"- ECG-Paper-1K photographs of NORM records called right (SR, no rhythm or conduction finding): "
-        f"{sum(v == 'right' for _, _, v in norm)} of {len(norm)}.",
+        f"{sum(p[2] == 'right' for p in norm)} of {len(norm)}; a false rhythm or conduction finding on "
+        f"{sum(p[3] for p in kept)}, SR called on {sum(p[4] for p in kept)}, withheld on {len(norm) - len(kept)}.",
         f"- Pages read and not withheld with ≥ 70 % of the headline's attribution on the leads: "
         f"{sum(s >= 0.7 for s in on_leads)} of {len(on_leads)} (median {100 * sorted(on_leads)[len(on_leads) // 2]:.0f} %)."
         if on_leads else "- No page was read.",

@@ -43,9 +43,10 @@ def main() -> None:
         f"losses: masked BCE + {t['recipe']['signal_weight']} × masked smooth-L1 on printed samples + "
         f"{t['recipe']['domain_weight']} × domain cross-entropy through gradient reversal, λ ramped 0 → 1).",
         "- Never trained on evidence masks, saliency or any attribution target; never on the `eval` split.", "",
-        "## Decision thresholds (chosen on `val`, maximum F1)", "",
+        "## Decision thresholds (chosen on `val`)", "",
         "| " + " | ".join(card["labels"]) + " |", "|---" * len(card["labels"]) + "|",
         "| " + " | ".join(f"{card['thresholds'][k]:.3f}" for k in card["labels"]) + " |", "",
+        card["metrics"].get("thresholds_chosen", "The highest F1 per label on `val`."), "",
         "## Validation (`val`: held-out train records in 4 domains + simulated pages)", "",
         f"Macro AUROC {card['metrics']['val']['macro_auroc']:.3f} over {card['metrics']['val']['n_pages']} pages. "
         "Test-set figures with confidence intervals: [evaluation/report.md](evaluation/report.md).", "",

@@ -160,6 +160,54 @@ def test_analyze_withholds_the_calls_when_the_image_does_not_look_like_an_ecg(ti
         assert res.stdout.count("withheld") == 3 and "POSITIVE" not in res.stdout
 
 
+def test_calls_are_withheld_on_an_ecg_whose_lead_panels_cannot_be_laid_out(tiny_card: Path) -> None:
+    import dataclasses
+
+    from core.analyze import analyze
+    from core.io import load_image
+    from core.model.weights import load_model
+    from core.page.detect import PageResult, detect_geometry
+
+    model, weights = load_model(tiny_card)
+    weights = dataclasses.replace(weights, thresholds={k: 0.0 for k in LABELS})  # every label called
+    image = load_image(SAMPLE)
+    reader = detect_geometry(image.rgb)
+    assert reader.is_ecg and reader.geometry is not None and reader.geometry.panels, reader.reason
+    a = dataclasses.replace(analyze(image, model, weights, ("SR", "AF"), geometry=reader.geometry), page_reader=reader)
+    assert a.withheld is None and a.positives() == sorted(["SR", "AF"], key=lambda k: -a.probability(k))
+    unread = ("ECG traces in 7 rows, calibrated from the panels, in a layout that is not one of 3x4, 3x4+1, "
+              "3x4+3, 6x2 or 12x1.")
+    for geometry in (None, dataclasses.replace(reader.geometry, panels=())):
+        b = dataclasses.replace(a, page_reader=PageResult(geometry, True, unread))
+        assert b.withheld is not None and b.withheld.startswith("No diagnosis is given")
+        assert "lead panels" in b.withheld and "7 rows" in b.withheld and b.withheld.count(". ") == 0
+        assert b.positives() == [] and not b.is_positive("SR") and b.probability("SR") == a.probability("SR")
+
+
+def _fur(h: int = 900, w: int = 1200) -> np.ndarray:
+    """A fur-like texture: short brown and black strokes along a flowing direction field."""
+    rng = np.random.default_rng(1)
+    fur = np.full((h, w, 3), (150, 110, 70), np.uint8)
+    for _ in range(30_000):
+        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+        a, length = np.sin(x / 180) + np.cos(y / 140), int(rng.integers(8, 25))
+        shade = [(60, 40, 25), (200, 160, 110), (20, 15, 10), (170, 130, 90)][int(rng.integers(0, 4))]
+        cv2.line(fur, (x, y), (int(x + length * np.cos(a)), int(y + length * np.sin(a))), shade, 1, cv2.LINE_AA)
+    return fur
+
+
+def test_the_shipped_network_calls_a_readable_ecg_and_withholds_noise_and_fur(tmp_path: Path) -> None:
+    from core.analyze import analyze_path
+
+    noise = np.random.default_rng(0).integers(0, 256, (900, 1200, 3), dtype=np.uint8)
+    for name, picture in (("noise.png", noise), ("fur.png", _fur())):
+        cv2.imwrite(str(tmp_path / name), picture)
+        a = analyze_path(tmp_path / name, device="cpu", card=ROOT / "resources" / "model_card.json", labels=("AF",))
+        assert a.withheld is not None and a.positives() == [], name
+    a = analyze_path(SAMPLE, device="cpu", card=ROOT / "resources" / "model_card.json", labels=("SR",))
+    assert a.withheld is None and a.geometry is not None and a.geometry.panels
+
+
 def test_analyze_does_not_warn_on_an_ecg(tiny_card: Path, tmp_path: Path) -> None:
     res = run("analyze", str(SAMPLE), "--out", str(tmp_path / "out"), "--labels", "SR", card=tiny_card)
     assert res.returncode == 0 and "warning:" not in res.stderr

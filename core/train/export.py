@@ -73,6 +73,9 @@ def export(checkpoint: str | Path, cfg: TrainConfig, out_dir: str | Path,
         "metrics": {"val": {"macro_auroc": val_report["macro_auroc"], "n_pages": val_report["n_pages"],
                             "per_label_auroc": {k: r["auroc"] for k, r in val_report["labels"].items()},
                             "per_label_auroc_ci": {k: r["auroc_ci"] for k, r in val_report["labels"].items()}},
+                    "thresholds_chosen": f"On the {val_report['n_pages']} `val` pages (held-out train records in "
+                                         "every domain and simulated pages from the validation seed), the "
+                                         "highest F1 per label (`ecg-aio export`).",
                     "note": "eval-split figures: docs/evaluation/report.md (ecg-aio eval)"},
         "intended_use": INTENDED_USE, "limits": [*LIMITS, *(limits or [])],
     }

@@ -18,7 +18,7 @@ from core.model.network import EcgAio
 from core.model.weights import Weights
 from core.synth.degrade import DOMAINS
 from core.train.evaluate import Predictions, predict, record_pages, sim_pages
-from core.train.metrics import label_report, snr_db
+from core.train.metrics import expected_calibration_error, label_report, snr_db
 
 SETS = ("sim", "records")
 
@@ -64,13 +64,16 @@ def markdown(summary: dict[str, Any], weights: Weights) -> str:
     """The headline tables as Markdown."""
     lines = [f"# Evaluation of {weights.name} {weights.version}", "",
              "Macro AUROC averages the labels with ≥ 3 positives in that set; brackets are 95 % "
-             "bootstrap intervals over pages. Few positives make wide intervals: read them.", ""]
+             "bootstrap intervals over pages. Few positives make wide intervals: read them. ECE is the "
+             "expected calibration error (10 equal-width probability bins; the page-weighted mean gap "
+             "between predicted probability and observed frequency: 0 is calibrated), pooled over every "
+             "(page, label) with a known truth; per label below.", ""]
     for set_name, title in (("records", "Real `eval` records printed by our renderer"),
                             ("sim", "Held-out simulated pages")):
         if set_name not in summary:
             continue
-        lines += [f"## {title}", "", "| domain | pages | macro AUROC | macro F1 | decoder SNR (dB), true panels "
-                  "/ panels the page reader found | " + " | ".join(LABELS) + " |", "|---" * (5 + len(LABELS)) + "|"]
+        lines += [f"## {title}", "", "| domain | pages | macro AUROC | macro F1 | ECE | decoder SNR (dB), true panels "
+                  "/ panels the page reader found | " + " | ".join(LABELS) + " |", "|---" * (6 + len(LABELS)) + "|"]
         for domain, rep in summary[set_name].items():
             cells = []
             for k in LABELS:
@@ -79,10 +82,17 @@ def markdown(summary: dict[str, Any], weights: Weights) -> str:
                              f"{r['auroc']:.2f}" + (f" [{r['auroc_ci'][0]:.2f}–{r['auroc_ci'][1]:.2f}]"
                                                     if r["auroc_ci"] else "") + f" (n+={r['n_pos']})")
             lines.append(f"| {domain} | {rep['n_pages']} | {_fmt(rep['macro_auroc'])} | {_fmt(rep['macro_f1'])} | "
+                         f"{_fmt(rep.get('ece_pooled'), 3)} | "
                          f"{_fmt(rep['snr_db_mean'], 1)} / {_fmt(rep.get('snr_db_read_mean'), 1)} | "
                          + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["## Sensitivity / specificity / F1 at the card's thresholds", ""]
+    lines += ["## Expected calibration error per label", "",
+              "| set / domain | all labels | " + " | ".join(LABELS) + " |", "|---" * (2 + len(LABELS)) + "|"]
+    for set_name in summary:
+        for domain, rep in summary[set_name].items():
+            lines.append(f"| {set_name} / {domain} | {_fmt(rep.get('ece_pooled'), 3)} | "
+                         + " | ".join(_fmt(rep["labels"][k].get("ece"), 3) for k in LABELS) + " |")
+    lines += ["", "## Sensitivity / specificity / F1 at the card's thresholds", ""]
     for set_name in summary:
         for domain, rep in summary[set_name].items():
             row = ", ".join(f"{k} {_fmt(r['sensitivity'])}/{_fmt(r['specificity'])}/{_fmt(r['f1'])}"
@@ -136,7 +146,8 @@ def plot_roc(preds: dict[str, dict[str, Predictions]], path: Path) -> None:
 
 
 def plot_calibration(preds: dict[str, dict[str, Predictions]], path: Path, bins: int = 10) -> None:
-    """Reliability diagram: observed positive rate against predicted probability, all labels pooled."""
+    """Reliability diagram: observed positive rate against predicted probability, all labels
+    pooled (bins with ≥ 5 entries drawn), each line's pooled ECE in the legend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -151,7 +162,8 @@ def plot_calibration(preds: dict[str, dict[str, Predictions]], path: Path, bins:
             idx = np.clip(np.digitize(prob, edges) - 1, 0, bins - 1)
             xs = [prob[idx == b].mean() for b in range(bins) if (idx == b).sum() >= 5]
             ys = [truth[idx == b].mean() for b in range(bins) if (idx == b).sum() >= 5]
-            ax.plot(xs, ys, marker="o", label=f"{set_name}/{domain}")
+            ece = expected_calibration_error(truth, prob, bins)
+            ax.plot(xs, ys, marker="o", label=f"{set_name}/{domain}, ECE {_fmt(ece, 3)}")
     ax.plot([0, 1], [0, 1], color="grey", lw=0.5)
     ax.set_xlabel("predicted probability")
     ax.set_ylabel("observed frequency")
