@@ -77,14 +77,24 @@ class Analysis:
 
     @property
     def withheld(self) -> str | None:
-        """Why no call is made, in one sentence, or None. The network was trained on ECGs
-        only: on a page the reader does not recognise as one (a photo of something else, noise,
-        a blank sheet) its probabilities mean nothing — random noise was called AF at 0.94 —
-        so every call is withheld; the probabilities are still given."""
-        if self.page_reader is None or self.page_reader.is_ecg:
+        """Why no call is made, in one sentence, or None; the probabilities are still given.
+
+        The network was trained on ECGs only: on a page the reader does not recognise as one
+        (a photo of something else, noise, a blank sheet) its probabilities mean nothing —
+        random noise was called AF at 0.94. On an ECG whose lead panels the reader cannot lay
+        out (a crumpled, folded or partly framed photo) the calls are withheld too: there the
+        network called normal ECGs PVC or flutter, and nothing can be checked per lead
+        (measured on the shared real photographs: docs/doubt.md)."""
+        reader = self.page_reader
+        if reader is None:
             return None
-        return ("No diagnosis is given: the page reader does not recognise an ECG in this image "
-                f"({self.page_reader.reason.rstrip('.')}).")
+        if not reader.is_ecg:
+            return ("No diagnosis is given: the page reader does not recognise an ECG in this image "
+                    f"({reader.reason.rstrip('.')}).")
+        if reader.geometry is None or not reader.geometry.panels:
+            return ("No diagnosis is given: the page reader sees an ECG but cannot lay out its lead panels "
+                    f"({reader.reason.rstrip('.')}), and on such pages the network's calls are unreliable.")
+        return None
 
     def is_positive(self, key: str) -> bool:
         """Is label ``key`` at or above the card's threshold (and the call not withheld)?"""
@@ -117,16 +127,24 @@ def analyze(image: LoadedImage, model: EcgAio, weights: Weights, labels: Sequenc
     leads", measures both).
     """
     timings = dict(timings_ms or {})
-    reading = None
-    if geometry is not None and geometry.panels:
+
+    def leads() -> Any:
         t0 = time.perf_counter()
         reading = read_page(image.rgb, geometry, weights.net.decoder_fs, weights.net.n_samples)
-        geometry = reading.geometry
         timings["leads"] = (time.perf_counter() - t0) * 1000
-    ex = explain(model, weights.input, image.rgb, list(labels), method=method, smoothgrad_n=smoothgrad,
-                 progress=progress, cancel=cancel, geometry=geometry)
-    if reading is not None:
-        ex = dataclasses.replace(ex, signals=reading.signals)
+        return reading
+
+    # the leads are read beside the network (torch lets go of the interpreter while it computes,
+    # so on 2 cores the reading costs ~0.2 s of wall time instead of its ~0.5 s); the network
+    # needs no geometry, since its own decoder's leads are not the ones shown
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(leads) if geometry is not None and geometry.panels else None
+        ex = explain(model, weights.input, image.rgb, list(labels), method=method, smoothgrad_n=smoothgrad,
+                     progress=progress, cancel=cancel)
+        if reading is not None:
+            found = reading.result()
+            geometry = found.geometry
+            ex = dataclasses.replace(ex, signals=found.signals)
     return Analysis(image, weights, device, geometry, ex, tuple(labels), {**timings, **ex.timings_ms})
 
 
