@@ -127,24 +127,18 @@ def analyze(image: LoadedImage, model: EcgAio, weights: Weights, labels: Sequenc
     leads", measures both).
     """
     timings = dict(timings_ms or {})
-
-    def leads() -> Any:
+    reading = None
+    if geometry is not None and geometry.panels:
         t0 = time.perf_counter()
         reading = read_page(image.rgb, geometry, weights.net.decoder_fs, weights.net.n_samples)
+        geometry = reading.geometry
         timings["leads"] = (time.perf_counter() - t0) * 1000
-        return reading
-
-    # the leads are read beside the network (torch lets go of the interpreter while it computes,
-    # so on 2 cores the reading costs ~0.2 s of wall time instead of its ~0.5 s); the network
-    # needs no geometry, since its own decoder's leads are not the ones shown
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        reading = pool.submit(leads) if geometry is not None and geometry.panels else None
-        ex = explain(model, weights.input, image.rgb, list(labels), method=method, smoothgrad_n=smoothgrad,
-                     progress=progress, cancel=cancel)
-        if reading is not None:
-            found = reading.result()
-            geometry = found.geometry
-            ex = dataclasses.replace(ex, signals=found.signals)
+    # the network needs no geometry: its own decoder's leads are not the ones shown (reading
+    # the leads in a thread beside it gained nothing on 2 cores: the path search holds the GIL)
+    ex = explain(model, weights.input, image.rgb, list(labels), method=method, smoothgrad_n=smoothgrad,
+                 progress=progress, cancel=cancel)
+    if reading is not None:
+        ex = dataclasses.replace(ex, signals=reading.signals)
     return Analysis(image, weights, device, geometry, ex, tuple(labels), {**timings, **ex.timings_ms})
 
 

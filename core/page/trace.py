@@ -52,7 +52,7 @@ READING_NOTE = ("Leads read from the image at full resolution, each row timed fr
                 "they match the printed signal closely on clean prints, less on scans and least on "
                 "photographs (docs/page.md, 'Reading the leads'): check intervals and amplitudes "
                 "against the page.")
-MAX_PX_PER_MM = 6.0    # 0.17 mm: 7 ms at 25 mm/s, 0.017 mV at 10 mm/mV; time grows with it (a 200-dpi A4 page: 1.0 s, 1.75 s at its own 7.9 px/mm)
+MAX_PX_PER_MM = 5.0    # 0.2 mm: 8 ms at 25 mm/s, 0.02 mV at 10 mm/mV; on 8 clean val pages 11.1 dB in 0.33 s a page, 11.4 dB in 0.43 s at 6 px/mm
 MIN_PX_PER_MM = 4.0    # below the image's own resolution the strip only interpolates
 MAX_GAP_MM = 2.0       # a trace broken for longer than this (0.08 s at 25 mm/s) is a gap
 PAPER_MM = 2.5         # paper white: a closing this wide removes strokes and grid, keeps shadows
@@ -188,6 +188,7 @@ def _best_path(runs: list[list[tuple[int, int]]], strengths: list[list[float]], 
     only a few runs per column, and small numpy calls would cost more than the arithmetic."""
     w = len(runs)
     max_gap = max(int(round(MAX_GAP_MM * px_per_mm)), 1)
+    per_mm = 1.0 / px_per_mm
     cost: list[list[float]] = [[] for _ in range(w)]
     back: list[list[tuple[int, int] | None]] = [[] for _ in range(w)]
     best_upto = [0.0] * w   # cheapest path ending at or before each column
@@ -195,32 +196,35 @@ def _best_path(runs: list[list[tuple[int, int]]], strengths: list[list[float]], 
     inked_cols: list[int] = []
     for x in range(w):
         cur = runs[x]
-        for (top, bottom), strength in zip(cur, strengths[x]):
-            off = min(abs((top + bottom) / 2 - baseline_px) / pitch_px, 3.0)
-            unary = 0.5 * off * off - strength
-            before = x - max_gap - 1
-            best = (best_upto[before] if before >= 0 else 0.0) + (RESTART_COST if inked_cols else 0.0)
-            arg: tuple[int, int] | None = best_at[before] if before >= 0 else None
-            for px in reversed(inked_cols[-max_gap:]):
-                d = x - px
-                if d > max_gap + 1:
-                    break
-                skip = SKIP_COST * (d - 1)
-                for j, (pt, pb) in enumerate(runs[px]):
-                    gap = max(0, top - pb - 1, pt - bottom - 1)
-                    c = cost[px][j] + gap / px_per_mm + skip
-                    if c < best:
-                        best, arg = c, (px, j)
-            cost[x].append(best + unary)
-            back[x].append(arg)
-        here = min(cost[x]) if cur else float("inf")
-        prev = best_upto[x - 1] if x else float("inf")
-        if here < prev:
-            best_upto[x], best_at[x] = here, (x, int(np.argmin(cost[x])))
-        else:
-            best_upto[x], best_at[x] = (prev, best_at[x - 1]) if x else (0.0, None)
         if cur:
+            before = x - max_gap - 1
+            start = (best_upto[before] if before >= 0 else 0.0) + (RESTART_COST if inked_cols else 0.0)
+            start_at = best_at[before] if before >= 0 else None
+            lookback = [(px, SKIP_COST * (x - px - 1), runs[px], cost[px]) for px in inked_cols[-max_gap:]
+                        if x - px <= max_gap + 1]
+            costs_here, backs_here = cost[x], back[x]
+            for (top, bottom), strength in zip(cur, strengths[x]):
+                off = abs((top + bottom) * 0.5 - baseline_px) / pitch_px
+                off = off if off < 3.0 else 3.0
+                best, arg = start, start_at
+                for px, skip, prev_runs, prev_costs in lookback:
+                    for j, (pt, pb) in enumerate(prev_runs):
+                        gap = top - pb - 1 if top - pb - 1 > pt - bottom - 1 else pt - bottom - 1
+                        c = prev_costs[j] + skip + (gap * per_mm if gap > 0 else 0.0)
+                        if c < best:
+                            best, arg = c, (px, j)
+                costs_here.append(best + 0.5 * off * off - strength)
+                backs_here.append(arg)
             inked_cols.append(x)
+            here = min(costs_here)
+            prev = best_upto[x - 1] if x else float("inf")
+            if here < prev:
+                best_upto[x], best_at[x] = here, (x, costs_here.index(here))
+                continue
+        if x:
+            best_upto[x], best_at[x] = best_upto[x - 1], best_at[x - 1]
+        else:
+            best_upto[x], best_at[x] = 0.0, None
     chosen: list[tuple[int, int] | None] = [None] * w
     node = best_at[w - 1] if w else None
     while node is not None:
