@@ -5,7 +5,10 @@ domain; each page read twice, through its true geometry and through the page rea
 (``detect_geometry``, then ``read_page``'s time registration), as ``analyze`` does. SNR is the
 PhysioNet Challenge 2024 one (``core.train.metrics.snr_db``: per lead, pooled over pages,
 mean-centred, no time shift allowed); coverage is the share of printed samples read; lag is
-the shift (10-ms steps, within +-300 ms) that best lines a read lead up with the truth.
+the shift (10-ms steps, within +-300 ms) that best lines a read lead up with the truth; the RR
+error is how far the median beat-to-beat interval read off the longest printed lead (a rhythm
+strip) is from the true one (beats found the same simple way on both). PR, QRS and QT are not
+measured: that needs a delineator.
 
     python benchmarks/bench_decode.py [--pages 8] [--domains clean,scan,photo] [--doc docs/page.md]
 """
@@ -46,10 +49,34 @@ def lags_ms(truth: np.ndarray, read: np.ndarray, known: np.ndarray) -> list[floa
     return out
 
 
+def median_rr_ms(signal: np.ndarray, fs: float = 100.0) -> float | None:
+    """Median RR interval (ms) of one lead: beats are the peaks of the smoothed squared slope
+    at least 0.3 s apart and above a third of its 95th percentile; None with under 3 beats."""
+    from scipy.signal import find_peaks
+
+    x = np.nan_to_num(signal - np.nanmedian(signal))
+    energy = np.convolve(np.diff(x) ** 2, np.ones(5) / 5, mode="same")
+    if not energy.any():
+        return None
+    peaks, _ = find_peaks(energy, distance=int(0.3 * fs), height=np.percentile(energy, 95) / 3)
+    return float(np.median(np.diff(peaks)) * 1000 / fs) if len(peaks) >= 3 else None
+
+
+def rr_error_ms(truth: np.ndarray, read: np.ndarray, known: np.ndarray) -> float | None:
+    """|median RR read - median RR true| on the lead printed longest (a rhythm strip)."""
+    lead = int(np.argmax((known > 0).sum(axis=1)))
+    k = (known[lead] > 0) & np.isfinite(read[lead])
+    if k.sum() < 300:
+        return None
+    a, b = median_rr_ms(np.where(k, truth[lead], np.nan)), median_rr_ms(np.where(k, read[lead], np.nan))
+    return None if a is None or b is None else abs(a - b)
+
+
 def measure(domain: str, pages: int, dpi: int) -> dict[str, object]:
     rows = record_rows("eval")[:pages]
     found = {"true": ([], [], []), "reader": ([], [], [])}
     lags = {"true": [], "reader": []}
+    rr: dict[str, list[float]] = {"true": [], "reader": []}
     cover = {"true": [], "reader": []}
     seconds, read_pages = [], 0
     for i, row in enumerate(rows):
@@ -71,6 +98,9 @@ def measure(domain: str, pages: int, dpi: int) -> dict[str, object]:
             found[name][1].append(np.nan_to_num(signals))
             found[name][2].append(known)
             lags[name] += lags_ms(truth, signals, known)
+            error = rr_error_ms(truth, signals, known)
+            if error is not None:
+                rr[name].append(error)
             cover[name].append(float((np.isfinite(signals) & (known > 0)).sum() / max(known.sum(), 1)))
     out: dict[str, object] = {"domain": domain, "pages": len(rows), "read": read_pages,
                               "seconds": float(np.median(seconds)) if seconds else float("nan")}
@@ -79,17 +109,20 @@ def measure(domain: str, pages: int, dpi: int) -> dict[str, object]:
         out[f"snr_{name}"] = float(np.nanmean(snr_db(t, p, k)))
         out[f"coverage_{name}"] = float(np.mean(cover[name]))
         out[f"lag_{name}"] = float(np.median(lags[name])) if lags[name] else float("nan")
+        out[f"rr_{name}"] = float(np.median(rr[name])) if rr[name] else float("nan")
     return out
 
 
 def table(results: list[dict[str, object]], command: str, seconds: float) -> str:
     lines = [f"Command: `{command}` ({seconds:.0f} s on this machine).", "",
              "| domain | pages | pages the reader found panels on | SNR (dB), true panels | SNR (dB), reader's panels "
-             "| coverage, true / reader's | median lag (ms), true / reader's | time per page (reading only) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| coverage, true / reader's | median lag (ms), true / reader's | median RR error (ms), true / reader's "
+             "| time per page (reading only) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r['domain']} | {r['pages']} | {r['read']} | {r['snr_true']:.1f} | {r['snr_reader']:.1f} | "
                      f"{r['coverage_true']:.2f} / {r['coverage_reader']:.2f} | {r['lag_true']:.0f} / {r['lag_reader']:.0f} | "
+                     f"{r['rr_true']:.0f} / {r['rr_reader']:.0f} | "
                      f"{r['seconds']:.2f} s |")
     return "\n".join(lines)
 
