@@ -160,3 +160,18 @@ def test_analyze_explains_on_the_registered_geometry_and_carries_these_leads():
     np.testing.assert_array_equal(a.explanation.signals, reading.signals)
     assert a.geometry.panels[0].box_mm[0] == pytest.approx(page.geometry.panels[0].box_mm[0], abs=0.3)
     assert "leads" in a.timings_ms
+
+
+def test_samples_held_off_the_row_are_dropped_but_a_qrs_is_kept():
+    from core.page.trace import _off_row
+
+    pitch_mv, fs = 4.0, 100.0               # a 40-mm row pitch at 10 mm/mV
+    mv = np.zeros(300)
+    mv[50:55] = 2.0                         # a tall QRS: half a pitch for 50 ms
+    mv[100:130] = 1.5                       # a path held on a neighbour's trace for 300 ms
+    mv[200] = 4.5                           # beyond a whole pitch, however briefly
+    off = _off_row(mv, pitch_mv, fs)
+    assert not off[50:55].any()
+    assert off[100:130].all()
+    assert off[200]
+    assert off.sum() == 31

@@ -52,7 +52,9 @@ READING_NOTE = ("Leads read from the image at full resolution, each row timed fr
                 "they match the printed signal closely on clean prints, less on scans and least on "
                 "photographs (docs/page.md, 'Reading the leads'): check intervals and amplitudes "
                 "against the page.")
-MAX_PX_PER_MM = 5.0    # 0.2 mm: 8 ms at 25 mm/s, 0.02 mV at 10 mm/mV; on 8 clean val pages 11.1 dB in 0.33 s a page, 11.4 dB in 0.43 s at 6 px/mm
+# 0.2 mm: 8 ms at 25 mm/s, 0.02 mV at 10 mm/mV; on 8 clean val pages 11.1 dB in 0.33 s a page,
+# 11.4 dB in 0.43 s at 6 px/mm
+MAX_PX_PER_MM = 5.0
 MIN_PX_PER_MM = 4.0    # below the image's own resolution the strip only interpolates
 MAX_GAP_MM = 2.0       # a trace broken for longer than this (0.08 s at 25 mm/s) is a gap
 PAPER_MM = 2.5         # paper white: a closing this wide removes strokes and grid, keeps shadows
@@ -64,23 +66,8 @@ END_INSET_PENS = 0.5      # the last's inside its end (on 8 val scans and 8 clea
                           # SNR 6.7 -> 7.6 and 11.2 -> 11.5 dB against half a pen at both ends)
 AGREE_MM = 1.0         # a row timed further than this (40 ms) off the others takes their line
 INK_LEVEL = 0.35       # ink score (0..1 of the page's darkest print) that counts as trace
-
-
-@dataclass(frozen=True)
-class PanelTrace:
-    """One panel read back. lead: its name. t0_s: record time of mv[0]. fs: samples per s.
-    mv: (n,) float32 mV, NaN where no trace was found. confidence: (n,) float32 0..1."""
-
-    lead: str
-    t0_s: float
-    fs: float
-    mv: np.ndarray
-    confidence: np.ndarray
-
-    @property
-    def coverage(self) -> float:
-        """Share of the panel's samples with a value."""
-        return float(np.isfinite(self.mv).mean()) if self.mv.size else 0.0
+SKIP_COST = 0.5        # per column the path leaves uninked (a covered, well-inked column earns ~1)
+RESTART_COST = 5.0     # to start again after a gap longer than MAX_GAP_MM
 
 
 def strip_scale(geometry: Geometry) -> float:
@@ -173,10 +160,6 @@ def trace_path(score: np.ndarray, baseline_px: float, pitch_px: float, px_per_mm
         down = all(b > r[1] for r in near) if near else False
         y[x] = a + thick / 2 if up and not down else b - thick / 2 if down and not up else (a + b) / 2
     return y, conf, thick
-
-
-SKIP_COST = 0.5       # per column the path leaves uninked (a covered, well-inked column earns ~1)
-RESTART_COST = 5.0    # to start again after a gap longer than MAX_GAP_MM
 
 
 def _best_path(runs: list[list[tuple[int, int]]], strengths: list[list[float]], baseline_px: float,
