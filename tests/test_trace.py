@@ -175,3 +175,17 @@ def test_samples_held_off_the_row_are_dropped_but_a_qrs_is_kept():
     assert off[100:130].all()
     assert off[200]
     assert off.sum() == 31
+
+
+def test_a_registered_box_maps_time_both_ways_by_its_own_width():
+    """Registration can stretch a row's boxes off the nominal speed: drawing a sample
+    (signal_to_pixel) and hovering over it (pixel_to_signal) must agree on its time."""
+    page = clean_page()
+    g = page.geometry
+    p = g.panels[0]
+    stretched = replace(p, box_mm=(p.box_mm[0], p.box_mm[1], p.box_mm[0] + 1.04 * (p.box_mm[2] - p.box_mm[0]), p.box_mm[3]))
+    g2 = Geometry.from_homography(g.image_size, g.layout, g.speed_mm_s, g.gain_mm_mv, g.page_to_image,
+                                  (stretched, *g.panels[1:]))
+    (x, y), = g2.signal_to_pixel(0, np.array([p.t0_s + 1.7]), np.array([0.3]))
+    i, t, mv = g2.pixel_to_signal(x, y)
+    assert i == 0 and t == pytest.approx(p.t0_s + 1.7, abs=1e-6) and mv == pytest.approx(0.3, abs=1e-6)

@@ -50,6 +50,12 @@ class Panel:
     quad_px: tuple[tuple[float, float], ...] = ()
     confidence: float = 1.0
 
+    @property
+    def mm_per_s(self) -> float:
+        """Paper mm per record second along this box: its width over its time span (the nominal
+        paper speed on a rendered page; what time registration measured on a read one)."""
+        return (self.box_mm[2] - self.box_mm[0]) / (self.t1_s - self.t0_s)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "lead": self.lead, "row": self.row, "col": self.col,
@@ -161,7 +167,7 @@ class Geometry:
         p = self.panels[panel] if isinstance(panel, int) else panel
         t = np.asarray(t_s, dtype=np.float64).ravel()
         v = np.broadcast_to(np.asarray(mv, dtype=np.float64), t.shape).ravel()
-        x_mm = p.box_mm[0] + (t - p.t0_s) / (p.t1_s - p.t0_s) * (p.box_mm[2] - p.box_mm[0])   # the box spans t0..t1
+        x_mm = p.box_mm[0] + (t - p.t0_s) * p.mm_per_s
         y_mm = p.baseline_mm - v * self.gain_mm_mv
         return self.page_to_image_pts(np.stack([x_mm, y_mm], axis=1))
 
@@ -180,7 +186,7 @@ class Geometry:
         if i is None:
             return None
         p = self.panels[i]
-        t = p.t0_s + (x_mm - p.box_mm[0]) / self.speed_mm_s
+        t = p.t0_s + (x_mm - p.box_mm[0]) / p.mm_per_s
         return i, float(t), float((p.baseline_mm - y_mm) / self.gain_mm_mv)
 
     # ---- JSON ---------------------------------------------------------------------
