@@ -18,6 +18,7 @@ import argparse
 import re
 import sys
 import time
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -26,10 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.page import detect_geometry  # noqa: E402
 from core.page.trace import read_page  # noqa: E402
-from core.synth.degrade import DOMAINS  # noqa: E402
-from core.synth.from_record import sample_from_record  # noqa: E402
-from core.synth.pages import SynthOptions, page_from_sample, record_rows  # noqa: E402
-from core.train.evaluate import EVAL_SIM_SEED  # noqa: E402
+from core.train.evaluate import EVAL_SIM_SEED, record_pages  # noqa: E402
 from core.train.metrics import snr_db  # noqa: E402
 from core.train.targets import decoder_signals, printed_mask  # noqa: E402
 
@@ -73,16 +71,13 @@ def rr_error_ms(truth: np.ndarray, read: np.ndarray, known: np.ndarray) -> float
 
 
 def measure(domain: str, pages: int, dpi: int) -> dict[str, object]:
-    rows = record_rows("eval")[:pages]
     found = {"true": ([], [], []), "reader": ([], [], [])}
     lags = {"true": [], "reader": []}
     rr: dict[str, list[float]] = {"true": [], "reader": []}
     cover = {"true": [], "reader": []}
-    seconds, read_pages = [], 0
-    for i, row in enumerate(rows):
-        options = SynthOptions(n=1, seed=EVAL_SIM_SEED, domain=domain, source="records", split="eval", dpi=dpi)
-        rng = np.random.default_rng([EVAL_SIM_SEED, i, DOMAINS.index(domain)])
-        page = page_from_sample(sample_from_record(row), options, rng, page_id=f"eval_{i:04d}", seed=[EVAL_SIM_SEED, i])
+    seconds, read_pages, n = [], 0, 0
+    for page in islice(record_pages("eval", domain, None, seed=EVAL_SIM_SEED, dpi=dpi), pages):
+        n += 1
         truth, known = decoder_signals(page.sample), printed_mask(page.geometry)
         reader = detect_geometry(page.image).geometry
         for name, geometry in (("true", page.geometry), ("reader", reader)):
@@ -102,7 +97,7 @@ def measure(domain: str, pages: int, dpi: int) -> dict[str, object]:
             if error is not None:
                 rr[name].append(error)
             cover[name].append(float((np.isfinite(signals) & (known > 0)).sum() / max(known.sum(), 1)))
-    out: dict[str, object] = {"domain": domain, "pages": len(rows), "read": read_pages,
+    out: dict[str, object] = {"domain": domain, "pages": n, "read": read_pages,
                               "seconds": float(np.median(seconds)) if seconds else float("nan")}
     for name in ("true", "reader"):
         t, p, k = (np.stack(v) for v in found[name])

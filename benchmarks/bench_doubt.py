@@ -93,7 +93,7 @@ def read(rgb: np.ndarray, model, weights) -> dict:
     from core.page.detect import detect_geometry
 
     reader = detect_geometry(rgb)
-    ex = explain(model, weights.input, rgb, targets=(), geometry=reader.geometry)
+    ex = explain(model, weights.input, rgb, targets=())   # probabilities only: no decoder, no maps
     g = reader.geometry
     return {"probs": [float(p) for p in ex.probabilities], "is_ecg": reader.is_ecg,
             "panels": 0 if g is None else len(g.panels),

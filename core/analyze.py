@@ -122,9 +122,9 @@ def analyze(image: LoadedImage, model: EcgAio, weights: Weights, labels: Sequenc
 
     With a ``geometry`` that has panels, the leads are read from the image at full resolution
     and each row's panels are moved onto its printed trace (``core.page.trace.read_page``); the
-    network then explains on that registered geometry and the analysis carries those leads,
-    not the network decoder's reading of its 896 x 448 input (docs/page.md, "Reading the
-    leads", measures both).
+    analysis carries that registered geometry (for the per-lead summaries, calipers, overlays)
+    and those leads, not the network decoder's reading of its 896 x 448 input (docs/page.md,
+    "Reading the leads", measures both).
     """
     timings = dict(timings_ms or {})
     reading = None

@@ -3,7 +3,7 @@
 The page reader's homography is fitted to the whole page; along one trace row it can stretch one
 end against the other by a per cent or two (half a millimetre, 20 ms, over a 250-mm row), and a
 curled photo more. The grid's lines are printed every millimetre, so where they fall in a strip
-says which paper millimetre each strip column (or row) holds.
+says which paper millimetre each strip column holds.
 """
 from __future__ import annotations
 
@@ -15,21 +15,17 @@ from scipy.signal import find_peaks
 MIN_LINES = 40   # fewer 1-mm lines than this (a faint grid, plain paper, a short strip): no ruler
 
 
-def grid_ruler(strip: np.ndarray, px_per_mm: float, axis: int = 1) -> np.ndarray | None:
-    """Paper mm (up to an offset) at each column (``axis=1``, from the vertical lines) or row
-    (``axis=0``, from the horizontal lines) of an RGB strip resampled at about ``px_per_mm``: a
-    quadratic through the lines' sub-pixel places, or None when fewer than ``MIN_LINES``
-    regularly spaced lines are seen.
+def grid_ruler(strip: np.ndarray, px_per_mm: float) -> np.ndarray | None:
+    """Paper mm (up to an offset) at each column of an RGB strip resampled at about
+    ``px_per_mm``, from the grid's vertical lines: a quadratic through the lines' sub-pixel
+    places, or None when fewer than ``MIN_LINES`` regularly spaced lines are seen.
 
     Lines are read on the darkness of the darkest channel (a red, pink, green, grey or black
-    grid is dark there). Each place's profile is a low percentile across the strip, so a trace
-    crossing a column, or running along a row for a while, barely moves it."""
-    if axis not in (0, 1):
-        raise ValueError("axis must be 0 (rows) or 1 (columns)")
+    grid is dark there). Each column's profile is a low percentile down the strip, so a trace
+    crossing a column barely moves it."""
     darkest = cv2.min(cv2.min(strip[..., 0], strip[..., 1]), strip[..., 2])
-    across = 1 - axis
-    k = int(0.3 * (darkest.shape[across] - 1))   # the 30th percentile, by partition (np.percentile is 5x slower)
-    profile = 255.0 - np.partition(darkest, k, axis=across).take(k, axis=across).astype(np.float64)
+    k = int(0.3 * (darkest.shape[0] - 1))   # the 30th percentile, by partition (np.percentile is 5x slower)
+    profile = 255.0 - np.partition(darkest, k, axis=0)[k].astype(np.float64)
     profile = profile - ndimage.minimum_filter1d(profile, max(int(round(1.5 * px_per_mm)), 3))
     if profile.max() <= 0:
         return None

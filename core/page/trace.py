@@ -308,7 +308,7 @@ def read_row(rgb: np.ndarray, geometry: Geometry, row: Sequence[Panel], px_per_m
     y, conf, pen_px = trace_path(score, baseline_px, pitch_px, px_per_mm)
     zero = isoelectric_level(y[boxes[1]], px_per_mm)   # within the boxes: the margins hold other ink
     columns = np.arange(strip.shape[1], dtype=np.float64)
-    paper_x = grid_ruler(strip, px_per_mm, axis=1)
+    paper_x = grid_ruler(strip, px_per_mm)
     paper_x = columns / px_per_mm if paper_x is None else paper_x
     t0, t1 = min(p.t0_s for p in row), max(p.t1_s for p in row)
     start = end = None

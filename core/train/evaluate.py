@@ -48,9 +48,11 @@ def sim_pages(n: int, domain: str, size: tuple[int, int], seed: int = EVAL_SIM_S
     return (make_page(options, i) for i in range(n))
 
 
-def record_pages(split: str, domain: str, size: tuple[int, int], seed: int = EVAL_SIM_SEED) -> Iterator[SynthPage]:
-    """Every record of ``split`` printed once in ``domain`` (deterministic paper and degradation)."""
-    options = SynthOptions(n=1, seed=seed, domain=domain, source="records", split=split, size=size)
+def record_pages(split: str, domain: str, size: tuple[int, int] | None, seed: int = EVAL_SIM_SEED,
+                 dpi: int | None = None) -> Iterator[SynthPage]:
+    """Every record of ``split`` printed once in ``domain`` (deterministic paper and degradation),
+    rendered straight to ``size`` (W, H) px, or, with ``size`` None, as paper at ``dpi``."""
+    options = SynthOptions(n=1, seed=seed, domain=domain, source="records", split=split, size=size, dpi=dpi)
     for i, row in enumerate(record_rows(split)):
         rng = np.random.default_rng([seed, i, DOMAINS.index(domain)])
         yield page_from_sample(sample_from_record(row), options, rng, page_id=f"{split}_{i:04d}", seed=[seed, i])
