@@ -113,8 +113,18 @@ class OutputSet:
             check_replaceable(self.folder, self.replace)
         parent = self.folder.parent
         parent.mkdir(parents=True, exist_ok=True)
-        self._stage = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.", suffix=".staging", dir=parent))
-        os.chmod(self._stage, 0o777 & ~_umask())
+        # A signal that lands here, after the staging folder exists but before the with-block
+        # is entered, would skip __exit__: the folder is made with signals held back, and
+        # removed again if the interruption (delivered as they are released) lands in here.
+        try:
+            with _signals_deferred():
+                self._stage = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.", suffix=".staging", dir=parent))
+                os.chmod(self._stage, 0o777 & ~_umask())
+        except BaseException:
+            if self._stage is not None:
+                shutil.rmtree(self._stage, ignore_errors=True)
+                self._stage = None
+            raise
         return self
 
     def path(self, name: str) -> Path:

@@ -69,3 +69,16 @@ def test_a_folder_of_other_files_is_refused_before_anything_is_written(tmp_path:
             write_bytes(out.path("result.json"), b"new")
     assert snapshot(folder) == {"letter.docx": b"dear"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["desktop"]
+
+
+def test_an_interruption_while_the_staging_folder_is_made_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C or SIGTERM that lands after the staging folder exists but before the with-block
+    runs (so __exit__ never does) must not leave the folder behind."""
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+    monkeypatch.setattr(atomic.os, "chmod", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with OutputSet(tmp_path / "out"):
+            pass
+    assert list(tmp_path.iterdir()) == []
