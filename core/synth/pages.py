@@ -7,8 +7,9 @@ training renders on the fly without the disk. Page ``i`` of a run depends only o
 from __future__ import annotations
 
 import hashlib
+import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,17 @@ from core.labels import LABELS, LEADS, parse_label_list
 from core.page import Geometry
 from core.synth.degrade import DOMAINS, degrade
 from core.synth.masks import label_masks
-from core.synth.paper import random_spec
+from core.synth.paper import PaperSpec, random_spec
 from core.synth.render import render_page
 from core.synth.sample import EcgSample
 from core.synth.simulator import sample_labels, simulate
+from core.synth.styles import random_style
 
 SCHEMA = "ecg-aio/synth@1"
 SOURCES = ("sim", "records", "mix")
 SPLITS = ("train", "eval", "fit", "val")
+STYLES = ("studio", "world")
+STYLE_STREAM = zlib.crc32(b"style")  # page (seed, index, STYLE_STREAM) draws a 'world' page's style
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,10 @@ class SynthOptions:
     source: 'sim', 'records' or 'mix' (records with probability record_share). split: which
     records a record source draws from: 'train', 'eval', or the two parts of train used while
     training, 'fit' and 'val' (``in_split``). size: (W, H) px to render straight to, or None for
-    the paper at its dpi.
+    the paper at its dpi. styles: 'studio' (the studio's own printing, as always) or 'world' (the
+    grids, headers, label places and photocopies of other machines, ``core.synth.styles``). A
+    'world' page draws its style from a generator of its own, seeded by (seed, index, 'style'),
+    so it keeps the signal, paper, domain and degradation of the same page in 'studio'.
     """
 
     n: int = 1
@@ -51,6 +58,7 @@ class SynthOptions:
     split: str = "train"
     size: tuple[int, int] | None = None
     record_share: float = 0.5
+    styles: str = "studio"
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -61,6 +69,8 @@ class SynthOptions:
             raise ValueError(f"unknown source {self.source!r}; use sim, records or mix")
         if self.split not in SPLITS:
             raise ValueError(f"unknown split {self.split!r}; use one of {', '.join(SPLITS)}")
+        if self.styles not in STYLES:
+            raise ValueError(f"unknown styles {self.styles!r}; use studio or world")
         if self.dpi is not None and not 50 <= self.dpi <= 600:
             raise ValueError(f"dpi {self.dpi} is out of range; use 50-600 (typical 100-300)")
         if self.size is not None and not all(64 <= v <= 10000 for v in self.size):
@@ -115,6 +125,8 @@ def page_from_sample(sample: EcgSample, options: SynthOptions, rng: np.random.Ge
     """Print a given signal on random paper, draw its evidence masks, then degrade it all."""
     fixed = {k: v for k, v in (("layout", options.layout), ("dpi", options.dpi)) if v is not None}
     spec = random_spec(rng, **fixed)
+    if options.styles == "world":  # own generator: rng is drawn exactly as for a studio page
+        spec = replace(spec, **random_style(np.random.default_rng([*seed, STYLE_STREAM])))
     page = render_page(sample, spec, rng, size=options.size)
     masks = label_masks(sample, page.geometry)
     domain = options.domain if options.domain != "mix" else str(rng.choice(DOMAINS))
@@ -122,7 +134,8 @@ def page_from_sample(sample: EcgSample, options: SynthOptions, rng: np.random.Ge
     warp = degraded.warp
     return SynthPage(
         id=page_id, seed=seed, image=degraded.image, sample=sample,
-        domain=domain, geometry=warp.apply_geometry(page.geometry), paper=_paper_json(spec),
+        domain=domain, geometry=warp.apply_geometry(page.geometry),
+        paper=_paper_json(spec, styled=options.styles != "studio"),
         masks={k: warp.apply_mask(m) for k, m in masks.items()}, degradation=degraded.params,
     )
 
@@ -206,12 +219,20 @@ def _record_sample(split: str, required: frozenset[str], rng: np.random.Generato
     return sample_from_record(rows[int(rng.integers(len(rows)))])
 
 
-def _paper_json(spec: Any) -> dict[str, Any]:
-    return {
+STYLE_FIELDS = ("grid_style", "header_style", "copy", "toner_streaks", "label_position", "separator_style",
+                "font", "text_scale", "style_seed")
+
+
+def _paper_json(spec: PaperSpec, styled: bool = False) -> dict[str, Any]:
+    """The sidecar's paper; a styled page adds its style fields (studio sidecars stay as they were)."""
+    paper = {
         "size": spec.paper, "dpi": spec.dpi, "grid_colour": spec.grid_colour,
         "speed_mm_s": spec.speed_mm_s, "gain_mm_mv": spec.gain_mm_mv,
         "layout": spec.layout, "cabrera": spec.cabrera,
     }
+    if styled:
+        paper.update({k: getattr(spec, k) for k in STYLE_FIELDS})
+    return paper
 
 
 __all__ = ["SynthOptions", "SynthPage", "make_page", "pages", "write_pages"]

@@ -34,6 +34,14 @@ GAINS: tuple[float, ...] = (5.0, 10.0, 20.0)
 SPEEDS: tuple[float, ...] = (25.0, 50.0)
 TRACE_COLOURS: dict[str, tuple[int, int, int]] = {"black": (20, 20, 20), "blue": (25, 35, 110)}
 CAL_PULSE_S = 0.2  # the calibration pulse is 1 mV for 200 ms
+# How other machines print (``core.synth.styles``). The first of each is the studio's own look,
+# the default, so a spec that names none of them prints exactly as before.
+GRID_STYLES: tuple[str, ...] = ("lines", "dotted", "dots", "faint", "major")
+HEADER_STYLES: tuple[str, ...] = ("studio", "machine")
+COPIES: tuple[str, ...] = ("none", "grey", "bw", "halftone")
+LABEL_POSITIONS: tuple[str, ...] = ("top", "below", "above", "inline")
+SEPARATOR_STYLES: tuple[str, ...] = ("tick", "dotted")
+FONT_NAMES: tuple[str, ...] = ("sans", "serif", "plain", "duplex", "triplex", "small")
 ROW_PAD_MM = 2.0  # free grid above the first and below the last row
 
 
@@ -50,9 +58,24 @@ class PaperSpec:
     3x4+3; none otherwise). margins_mm: (left, top, right, bottom) paper left around the grid
     (mm). grid_offset_mm: (dx, dy) of the first grid line from the grid area's top-left (mm, 0-5).
     paper_rgb: paper colour. label_position: lead names 'top' (above the trace, at the panel's
-    top-left) or 'below' (under the baseline, as GE machines print them). separators: short ticks
-    between 3x4 columns. font: 'sans' or 'serif'. baseline_frac: where the baseline sits in a
+    top-left), 'below' (under the baseline, as GE machines print them), 'above' (a few mm above
+    the baseline at the panel start, as GE MUSE prints) or 'inline' (on the baseline right at the
+    panel start, standing on the trace, as Philips prints). separators: marks between 3x4 columns.
+    font: one of FONT_NAMES (OpenCV Hershey fonts). baseline_frac: where the baseline sits in a
     row (0 = top, 1 = bottom).
+
+    The printing style of other machines (all defaults = the studio's own look, pixel for pixel):
+    grid_style: one of GRID_STYLES — 'lines' (1-mm and 5-mm lines), 'dotted' (1-mm grid as dots,
+    5-mm lines solid, as Philips paper), 'dots' (1-mm dots and dashed 5-mm lines), 'faint'
+    (low-contrast 1-mm lines), 'major' (5-mm lines only). header_style: 'studio' (one line or a
+    block of measurements) or 'machine' (patient fields, a measurement block, interpretation
+    statements, a QR code or barcode, a filter footer; ``core.synth.styles``). copy: one of
+    COPIES — 'grey' (greyscale photocopy), 'bw' (thresholded black and white), 'halftone'
+    (dithered black and white). toner_streaks: a copier's dark streaks and faded bands.
+    separator_style: 'tick' (short ticks at the baseline) or 'dotted' (dotted lines through the
+    whole row). text_scale: lead names and header text this much larger (0.7-1.5).
+    style_seed: seeds the style's own random content (header fields, dithering, streaks), so a
+    spec alone reproduces its page.
     """
 
     layout: str = "3x4+1"
@@ -73,6 +96,13 @@ class PaperSpec:
     separators: bool = True
     font: str = "sans"
     baseline_frac: float = 0.6
+    grid_style: str = "lines"
+    header_style: str = "studio"
+    copy: str = "none"
+    toner_streaks: bool = False
+    separator_style: str = "tick"
+    text_scale: float = 1.0
+    style_seed: int = 0
 
     def __post_init__(self) -> None:
         if self.rhythm_leads is None:
@@ -82,7 +112,9 @@ class PaperSpec:
             ("layout", self.layout, LAYOUTS), ("paper", self.paper, tuple(PAPERS)),
             ("grid_colour", self.grid_colour, GRID_COLOURS), ("speed_mm_s", self.speed_mm_s, SPEEDS),
             ("gain_mm_mv", self.gain_mm_mv, GAINS), ("trace_colour", self.trace_colour, tuple(TRACE_COLOURS)),
-            ("label_position", self.label_position, ("top", "below")), ("font", self.font, ("sans", "serif")),
+            ("label_position", self.label_position, LABEL_POSITIONS), ("font", self.font, FONT_NAMES),
+            ("grid_style", self.grid_style, GRID_STYLES), ("header_style", self.header_style, HEADER_STYLES),
+            ("copy", self.copy, COPIES), ("separator_style", self.separator_style, SEPARATOR_STYLES),
         ):
             if value not in allowed:
                 raise ValueError(f"{name} {value!r} is not one of {', '.join(map(str, allowed))}")
@@ -90,6 +122,8 @@ class PaperSpec:
             raise ValueError(f"dpi {self.dpi} is out of range 50-600")
         if not 0.1 <= self.trace_width_mm <= 0.6:
             raise ValueError(f"trace_width_mm {self.trace_width_mm} is out of range 0.1-0.6")
+        if not 0.7 <= self.text_scale <= 1.5:
+            raise ValueError(f"text_scale {self.text_scale} is out of range 0.7-1.5")
         unknown = set(self.rhythm_leads) - set(LEADS)  # type: ignore[arg-type]
         if unknown:
             raise ValueError(f"unknown rhythm lead(s) {sorted(unknown)}")

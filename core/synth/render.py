@@ -18,6 +18,8 @@ from core.page.geometry import Geometry, Panel
 from core.synth.paper import (CAL_PULSE_S, TRACE_COLOURS, PaperSpec, cal_lead_in_mm, lead_caption,
                               lead_sign, layout_panels)
 from core.synth.sample import EcgSample
+from core.synth.styles import (FONT_FACES, HEADER_STREAM, HeaderValues, copy_page, machine_footer,
+                               machine_header, style_rng)
 
 SHIFT = 4  # cv2 fixed-point bits: 1/16 px
 AA_WIDTH_PX = 1.4  # ink width of cv2's 1-px anti-aliased line
@@ -31,7 +33,10 @@ GRID_RGB: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {  # (m
 }
 MAJOR_MM, MINOR_MM = 0.2, 0.11  # grid line widths
 TEXT_RGB = (25, 25, 25)
-FONTS = {"sans": cv2.FONT_HERSHEY_SIMPLEX, "serif": cv2.FONT_HERSHEY_COMPLEX}
+FONTS = FONT_FACES  # 'sans' and 'serif' are the studio's own; core.synth.styles adds others
+FAINT = (0.4, 0.8)  # 'faint' grid: share of the minor and major lines' contrast that prints
+DOT_MM = 0.25  # diameter of a dotted grid's dots
+DASH_MM = (0.5, 0.25)  # 'dots' grid: 5-mm lines printed as dashes (pitch, length)
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,9 @@ def render_page(sample: EcgSample, spec: PaperSpec, rng: np.random.Generator,
     """Print ``sample`` on ``spec``'s paper: the whole paper at spec.dpi, or stretched over
     exactly ``size`` = (W, H) px (x and y px/mm then differ when the aspect does).
 
-    ``rng`` draws the header's printed measurements and ID (independent of the labels).
+    ``rng`` draws the header's printed measurements and ID (independent of the labels). The
+    spec's style (grid_style, header_style, copy, ...) draws its own content from
+    ``spec.style_seed``, never from ``rng``: a page takes the same draws whatever its style.
     """
     size = tuple(int(v) for v in (size or page_size_px(spec)))  # type: ignore[assignment]
     affine = page_affine(spec, size)  # type: ignore[arg-type]
@@ -72,7 +79,7 @@ def render_page(sample: EcgSample, spec: PaperSpec, rng: np.random.Generator,
                                         spec.gain_mm_mv, affine, panels, exact)
     sx, sy = affine[0, 0], affine[1, 1]
     image = paper_background(size, (sx, sy), spec.grid_box_mm, spec.grid_offset_mm,  # type: ignore[arg-type]
-                             spec.grid_colour, spec.paper_rgb)
+                             spec.grid_colour, spec.paper_rgb, spec.grid_style)
     trace_ink = np.zeros(image.shape[:2], np.uint8)
     text_ink = np.zeros(image.shape[:2], np.uint8)
     lines = [trace_points(sample, geometry, p) for p in geometry.panels]
@@ -82,6 +89,9 @@ def render_page(sample: EcgSample, spec: PaperSpec, rng: np.random.Generator,
     _draw_header(text_ink, affine, spec, rng)
     _composite(image, trace_ink, TRACE_COLOURS[spec.trace_colour], alpha)
     _composite(image, text_ink, TEXT_RGB, 1.0)
+    if spec.copy != "none" or spec.toner_streaks:
+        ink = np.maximum(trace_ink.astype(np.float32) * np.float32(alpha), text_ink.astype(np.float32)) / 255.0
+        image = copy_page(image, ink, spec)
     return RenderedPage(image=image, geometry=geometry, spec=spec)
 
 
@@ -149,8 +159,9 @@ def _line_cover(n: int, scale: float, origin_mm: float, pitch_mm: float, width_m
 
 
 def paper_background(size: tuple[int, int], scale: tuple[float, float], grid_box_mm: tuple[float, ...],
-                     offset_mm: tuple[float, float], colour: str, paper_rgb: tuple[int, int, int]) -> np.ndarray:
-    """The blank paper with its grid, (H, W, 3) uint8 RGB.
+                     offset_mm: tuple[float, float], colour: str, paper_rgb: tuple[int, int, int],
+                     style: str = "lines") -> np.ndarray:
+    """The blank paper with its grid, (H, W, 3) uint8 RGB; ``style`` one of paper.GRID_STYLES.
 
     scale: (sx, sy) px per mm. The grid fills the pixels whose centres lie in ``grid_box_mm``;
     its lines start at the box's top-left + ``offset_mm``. It is cut from a cached sheet at a
@@ -159,7 +170,7 @@ def paper_background(size: tuple[int, int], scale: tuple[float, float], grid_box
     w, h = size
     out = np.full((h, w, 3), 255, np.uint8)
     if colour != "none":
-        sheet = _grid_sheet(size, scale, colour)
+        sheet = _grid_sheet(size, scale, colour, style)
         x0, y0, x1, y1 = grid_box_mm
         cx0, cx1, dx = _span_on_sheet(x0, x1, x0 + offset_mm[0], scale[0], w)
         cy0, cy1, dy = _span_on_sheet(y0, y1, y0 + offset_mm[1], scale[1], h)
@@ -177,21 +188,48 @@ def _span_on_sheet(lo_mm: float, hi_mm: float, origin_mm: float, scale: float, n
 
 
 @lru_cache(maxsize=16)
-def _grid_sheet(size: tuple[int, int], scale: tuple[float, float], colour: str) -> np.ndarray:
+def _grid_sheet(size: tuple[int, int], scale: tuple[float, float], colour: str, style: str = "lines") -> np.ndarray:
     """A grid on white, 5 mm larger than ``size`` each way, major lines through page mm 0
-    (cached: only size, scale and colour; the box and offset are cut from it)."""
+    (cached: only size, scale, colour and style; the box and offset are cut from it).
+
+    Styles: 'lines' 1-mm and 5-mm lines; 'faint' the same with the 1-mm lines at 40 % contrast;
+    'major' 5-mm lines only; 'dotted' 1-mm grid as dots (in the major colour, as the small dots
+    of Philips paper print) with solid 5-mm lines; 'dots' the dots and dashed 5-mm lines.
+    """
     (sx, sy), grid = scale, GRID_RGB[colour]
     w, h = size[0] + int(np.ceil(5 * sx)) + 1, size[1] + int(np.ceil(5 * sy)) + 1
     cover = []
     for pitch, width in ((1.0, MINOR_MM), (5.0, MAJOR_MM)):
         v, hz = _line_cover(w, sx, 0.0, pitch, width)[None, :], _line_cover(h, sy, 0.0, pitch, width)[:, None]
         cover.append(v + hz - v * hz)
+    if style != "lines":
+        grid, cover = _styled_cover(style, grid, cover, (w, h), (sx, sy))
     keep = 1.0 - cover[1]
     channels = [keep * (255.0 + (m - 255.0) * cover[0]) + (M + 0.5) * cover[1] + 0.5 * keep
                 for m, M in zip(grid[1], grid[0])]
     sheet = cv2.merge([c.astype(np.uint8) for c in channels])
     sheet.flags.writeable = False
     return sheet
+
+
+def _styled_cover(style: str, grid: tuple[tuple[int, int, int], tuple[int, int, int]], cover: list[np.ndarray],
+                  size: tuple[int, int], scale: tuple[float, float]) -> tuple[tuple, list[np.ndarray]]:
+    """(major, minor) colours and [minor, major] coverage of a grid style other than 'lines'."""
+    (w, h), (sx, sy) = size, scale
+    major, minor = grid
+    if style == "faint":
+        fade = [tuple(255 - (255 - c) * k for c in rgb) for rgb, k in ((major, FAINT[1]), (minor, FAINT[0]))]
+        return (fade[0], fade[1]), cover
+    if style == "major":
+        return grid, [np.zeros_like(cover[0]), cover[1]]
+    dx, dy = _line_cover(w, sx, 0.0, 1.0, DOT_MM)[None, :], _line_cover(h, sy, 0.0, 1.0, DOT_MM)[:, None]
+    dots = dx * dy  # the crossings of 0.25-mm lines: square dots
+    if style == "dots":
+        v, hz = _line_cover(w, sx, 0.0, 5.0, MAJOR_MM)[None, :], _line_cover(h, sy, 0.0, 5.0, MAJOR_MM)[:, None]
+        ax, ay = _line_cover(w, sx, 0.0, *DASH_MM)[None, :], _line_cover(h, sy, 0.0, *DASH_MM)[:, None]
+        v, hz = v * ay, hz * ax  # vertical lines dashed along y, horizontal ones along x
+        cover = [cover[0], v + hz - v * hz]
+    return (major, major), [dots, cover[1]]
 
 
 # ---- marks around the traces ------------------------------------------------------------------
@@ -211,14 +249,19 @@ def _calibration_pulses(geometry: Geometry, spec: PaperSpec) -> list[np.ndarray]
 
 
 def _separators(geometry: Geometry, spec: PaperSpec) -> list[np.ndarray]:
-    """Short vertical ticks where one 3x4 column hands over to the next."""
+    """Short vertical ticks where one 3x4 column hands over to the next, or ('dotted') a dotted
+    line through the whole row there, as Philips prints."""
     if not spec.separators or not spec.layout.startswith("3x4"):
         return []
     ticks = []
     for p in geometry.panels:
         if p.col > 0:
             x, b = p.box_mm[0], p.baseline_mm
-            ticks.append(geometry.page_to_image_pts(np.array([[x, b - 2.5], [x, b + 2.5]])))
+            if spec.separator_style == "dotted":
+                for y in np.arange(p.box_mm[1] + 0.25, p.box_mm[3], 0.8):
+                    ticks.append(geometry.page_to_image_pts(np.array([[x, y], [x, y + 0.3]])))
+            else:
+                ticks.append(geometry.page_to_image_pts(np.array([[x, b - 2.5], [x, b + 2.5]])))
     return ticks
 
 
@@ -235,37 +278,75 @@ def _put_text(ink: np.ndarray, text: str, xy_mm: tuple[float, float], height_mm:
 
 def _draw_labels(ink: np.ndarray, geometry: Geometry, spec: PaperSpec) -> None:
     affine = geometry.page_to_image
-    font, height = FONTS[spec.font], 2.6
+    font, height = FONTS[spec.font], 2.6 * spec.text_scale
     for p in geometry.panels:
         x = p.box_mm[0] + 1.0
-        y = p.box_mm[1] + height + 1.0 if spec.label_position == "top" else p.baseline_mm + 4.0 + height
+        if spec.label_position == "top":
+            y = p.box_mm[1] + height + 1.0
+        elif spec.label_position == "below":
+            y = p.baseline_mm + 4.0 + height
+        elif spec.label_position == "above":  # GE MUSE: a few mm over the baseline
+            y = p.baseline_mm - 4.0
+        else:  # 'inline', Philips: standing on the baseline at the panel start, touching the trace
+            x, y = p.box_mm[0] + 0.3, p.baseline_mm - 0.3
         _put_text(ink, lead_caption(geometry.layout, p.lead), (x, y), height, affine, font)  # type: ignore[arg-type]
 
 
-def header_text(spec: PaperSpec, rng: np.random.Generator) -> list[str]:
-    """Printed measurements: one line or a block. Values are plausible but drawn at random,
-    independent of the record and its labels, so the text can never give a diagnosis away."""
+def header_values(rng: np.random.Generator) -> HeaderValues:
+    """The header's measurements and ID. Values are plausible but drawn at random, independent
+    of the record and its labels, so the text can never give a diagnosis away."""
     rate = int(rng.integers(48, 125))
     pr, qrs, qt = int(rng.integers(120, 210)), int(rng.integers(76, 126)), int(rng.integers(330, 450))
     qtc = int(qt / np.sqrt(60.0 / rate))
     ident = f"{int(rng.integers(0, 10**6)):06d}"
+    block = not rng.random() < 0.5
+    axes = tuple(int(v) for v in rng.integers(-60, 100, 3)) if block else None
+    return HeaderValues(rate, pr, qrs, qt, qtc, ident, block, axes)  # type: ignore[arg-type]
+
+
+def header_text(spec: PaperSpec, rng: np.random.Generator) -> list[str]:
+    """The studio's printed measurements (``header_values``): one line or a block."""
+    return _studio_lines(spec, header_values(rng))
+
+
+def _studio_lines(spec: PaperSpec, v: HeaderValues) -> list[str]:
     paper = f"{spec.speed_mm_s:g} mm/s  {spec.gain_mm_mv:g} mm/mV"
-    if rng.random() < 0.5:
-        return [f"Vent rate {rate} bpm   PR {pr} ms   QRS {qrs} ms   QT/QTc {qt}/{qtc} ms   {paper}   ID {ident}"]
-    axes = " ".join(str(int(v)) for v in rng.integers(-60, 100, 3))
-    return [f"ID: {ident}", f"Vent. rate    {rate} BPM", f"PR interval    {pr} ms",
-            f"QRS duration   {qrs} ms", f"QT/QTc   {qt}/{qtc} ms", f"P-R-T axes   {axes}"]
+    if not v.block:
+        return [f"Vent rate {v.rate} bpm   PR {v.pr} ms   QRS {v.qrs} ms   QT/QTc {v.qt}/{v.qtc} ms   {paper}   "
+                f"ID {v.ident}"]
+    axes = " ".join(str(a) for a in v.axes or ())
+    return [f"ID: {v.ident}", f"Vent. rate    {v.rate} BPM", f"PR interval    {v.pr} ms",
+            f"QRS duration   {v.qrs} ms", f"QT/QTc   {v.qt}/{v.qtc} ms", f"P-R-T axes   {axes}"]
 
 
 def _draw_header(ink: np.ndarray, affine: np.ndarray, spec: PaperSpec, rng: np.random.Generator) -> None:
+    """Header and footer. ``rng`` is drawn the same for every header_style (the machine's extra
+    fields come from the spec's style_seed), so a style never shifts the page's later draws."""
     font = FONTS[spec.font]
     gx0, gy0, gx1, gy1 = spec.grid_box_mm
+    style = style_rng(spec, HEADER_STREAM) if spec.header_style == "machine" else None
     if spec.header:
-        lines, height = header_text(spec, rng), 2.4
+        values = header_values(rng)
+        lines, height = _studio_lines(spec, values), 2.4 * spec.text_scale
         top = max(3.0, gy0 - 4.0 - len(lines) * height * 1.7)
         x = gx0 + (2.0 if len(lines) == 1 else float(rng.uniform(20.0, 60.0)))
-        for i, line in enumerate(lines):
-            _put_text(ink, line, (x, top + height + i * height * 1.7), height, affine, font)
+        if style is None:
+            for i, line in enumerate(lines):
+                _put_text(ink, line, (x, top + height + i * height * 1.7), height, affine, font)
+        else:
+            _draw_machine_header(ink, affine, spec, values, style)
     if spec.size_mm[1] - gy1 >= 5.0:
-        footer = f"{spec.speed_mm_s:g}mm/s   {spec.gain_mm_mv:g}mm/mV   {int(rng.choice((40, 100, 150)))}Hz"
-        _put_text(ink, footer, (gx0 + 2.0, gy1 + 3.5), 2.2, affine, font)
+        high_hz = int(rng.choice((40, 100, 150)))
+        footer = (f"{spec.speed_mm_s:g}mm/s   {spec.gain_mm_mv:g}mm/mV   {high_hz}Hz" if style is None
+                  else machine_footer(spec, high_hz, style))
+        _put_text(ink, footer, (gx0 + 2.0, gy1 + 3.5), 2.2 * spec.text_scale, affine, font)
+
+
+def _draw_machine_header(ink: np.ndarray, affine: np.ndarray, spec: PaperSpec, values: HeaderValues,
+                         rng: np.random.Generator) -> None:
+    header = machine_header(spec, values, rng)
+    for t in header.texts:
+        _put_text(ink, t.text, (t.x_mm, t.y_mm), t.height_mm, affine, FONTS[spec.font])
+    for x0, y0, x1, y1 in header.boxes:
+        (a, b), (c, d) = (affine[:2, :2] @ np.array([[x0, x1], [y0, y1]]) + affine[:2, 2:]).T
+        cv2.rectangle(ink, (int(round(a)), int(round(b))), (int(round(c)) - 1, int(round(d)) - 1), 255, -1)
