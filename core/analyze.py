@@ -33,6 +33,7 @@ from core.explain import (
     overlay,
     where_it_looked,
 )
+from core.intervals import Intervals, measure_intervals
 from core.io import LoadedImage, load_image
 from core.labels import LABELS, LEADS, canonical_lead
 from core.model.network import EcgAio
@@ -53,7 +54,7 @@ from core.outputs import (
 )
 from core.page import Geometry
 from core.page.detect import PageResult, detect_geometry
-from core.page.trace import read_page
+from core.page.trace import READ_FS_HZ, read_page
 
 RESULT_SCHEMA = "ecg-aio/result@1"
 
@@ -67,8 +68,10 @@ class Analysis:
     device: str
     geometry: Geometry | None
     explanation: Explanation
+    signals_fs_hz: float  # the rate of explanation.signals (READ_FS_HZ when read from the page)
     labels: tuple[str, ...]
     timings_ms: dict[str, float]
+    intervals: Intervals | None = None     # read off those leads; None where no panel was read
     page_reader: PageResult | None = None  # what the page reader said (is it an ECG, why)
 
     def probability(self, key: str) -> float:
@@ -123,23 +126,27 @@ def analyze(image: LoadedImage, model: EcgAio, weights: Weights, labels: Sequenc
     With a ``geometry`` that has panels, the leads are read from the image at full resolution
     and each row's panels are moved onto its printed trace (``core.page.trace.read_page``); the
     analysis carries that registered geometry (for the per-lead summaries, calipers, overlays)
-    and those leads, not the network decoder's reading of its 896 x 448 input (docs/page.md,
-    "Reading the leads", measures both).
+    and those leads, at ``READ_FS_HZ``, not the network decoder's reading of its 896 x 448
+    input (docs/page.md, "Reading the leads", measures both); the ECG's intervals are measured
+    on them (``core.intervals``).
     """
     timings = dict(timings_ms or {})
     reading = None
     if geometry is not None and geometry.panels:
         t0 = time.perf_counter()
-        reading = read_page(image.rgb, geometry, weights.net.decoder_fs, weights.net.n_samples)
+        reading = read_page(image.rgb, geometry, READ_FS_HZ, int(round(READ_FS_HZ * weights.net.decoder_seconds)))
         geometry = reading.geometry
+        intervals = measure_intervals(reading.signals, READ_FS_HZ)
         timings["leads"] = (time.perf_counter() - t0) * 1000
     # the network needs no geometry: its own decoder's leads are not the ones shown (reading
     # the leads in a thread beside it gained nothing on 2 cores: the path search holds the GIL)
     ex = explain(model, weights.input, image.rgb, list(labels), method=method, smoothgrad_n=smoothgrad,
                  progress=progress, cancel=cancel)
-    if reading is not None:
-        ex = dataclasses.replace(ex, signals=reading.signals)
-    return Analysis(image, weights, device, geometry, ex, tuple(labels), {**timings, **ex.timings_ms})
+    if reading is None:
+        return Analysis(image, weights, device, geometry, ex, weights.net.decoder_fs, tuple(labels),
+                        {**timings, **ex.timings_ms})
+    return Analysis(image, weights, device, geometry, dataclasses.replace(ex, signals=reading.signals), READ_FS_HZ,
+                    tuple(labels), {**timings, **ex.timings_ms}, intervals=intervals)
 
 
 #: Stages ``analyze_path`` reports through ``progress(stage, done, total)``, in order.
@@ -239,6 +246,7 @@ def result_json(a: Analysis, files: dict[str, dict[str, Any]]) -> dict[str, Any]
         "page_reader": None if a.page_reader is None else {"is_ecg": a.page_reader.is_ecg,
                                                            "reason": a.page_reader.reason},
         "withheld": a.withheld,
+        "intervals": None if a.intervals is None else a.intervals.as_dict(),
         "labels": entries,
     }
 
@@ -254,7 +262,7 @@ def signals_csv(signals: np.ndarray, fs: float, geometry: Geometry | None) -> by
     for panel, lead, t0, t1 in spans:
         row = signals[LEADS.index(canonical_lead(lead))]
         sel = (t >= t0) & (t < t1) & np.isfinite(row)
-        buf.writelines(f"{panel},{lead},{ti:.2f},{v:.4f}\n" for ti, v in zip(t[sel], row[sel]))
+        buf.writelines(f"{panel},{lead},{ti:.3f},{v:.4f}\n" for ti, v in zip(t[sel], row[sel]))
     return buf.getvalue().encode()
 
 
@@ -286,7 +294,7 @@ def write_analysis(a: Analysis, out_dir: str | Path, overlays: bool = False, opa
                 for key, png in zip(a.labels, pngs):
                     write_bytes(out.path(f"overlay_{key}.png"), png)
                     files[key]["overlay"] = f"overlay_{key}.png"
-        write_bytes(out.path(SIGNALS_NAME), signals_csv(a.explanation.signals, a.weights.net.decoder_fs, a.geometry))
+        write_bytes(out.path(SIGNALS_NAME), signals_csv(a.explanation.signals, a.signals_fs_hz, a.geometry))
         a.timings_ms["write"] = (time.perf_counter() - t0) * 1000
         write_json(out.path(RESULT_NAME), result_json(a, files))
     return Path(out_dir) / RESULT_NAME

@@ -223,7 +223,7 @@ def test_signals_csv_has_the_decoded_samples_of_each_found_panel_only() -> None:
     geometry = Geometry((1000, 500), "3x4", 25.0, 10.0, None, None, panels)
     rows = list(csv.reader(io.StringIO(signals_csv(signals, 100.0, geometry).decode())))
     assert rows[0] == ["panel", "lead", "t_s", "mv"]
-    assert len(rows) == 251 and {r[1] for r in rows[1:]} == {"II"} and rows[1] == ["0", "II", "0.00", "0.5000"]
+    assert len(rows) == 251 and {r[1] for r in rows[1:]} == {"II"} and rows[1] == ["0", "II", "0.000", "0.5000"]
     assert signals_csv(signals, 100.0, None).decode() == "panel,lead,t_s,mv\n"
 
 

@@ -12,7 +12,7 @@ from core.labels import LEADS, canonical_lead
 from core.page.geometry import Geometry
 from core.page.ruler import grid_ruler
 from core.page.timing import trace_extent
-from core.page.trace import read_page
+from core.page.trace import READ_FS_HZ, read_page
 from core.synth.pages import SynthOptions, make_page
 from core.train.metrics import snr_db
 from core.train.targets import decoder_signals, printed_mask
@@ -156,7 +156,7 @@ def test_analyze_explains_on_the_registered_geometry_and_carries_these_leads():
     model, weights = model_for("cpu")
     image = LoadedImage(rgb=page.image, path="studio.png", format="png", n_pages=1, page=1, sha256="0" * 64)
     a = analyze(image, model, weights, labels=("SR",), geometry=late)
-    reading = read_page(page.image, late, weights.net.decoder_fs, weights.net.n_samples)
+    reading = read_page(page.image, late, READ_FS_HZ, int(READ_FS_HZ * weights.net.decoder_seconds))
     np.testing.assert_array_equal(a.explanation.signals, reading.signals)
     assert a.geometry.panels[0].box_mm[0] == pytest.approx(page.geometry.panels[0].box_mm[0], abs=0.3)
     assert "leads" in a.timings_ms

@@ -46,7 +46,7 @@ class CalipersMixin:
         from core.labels import LEADS, canonical_lead
 
         lead = LEADS.index(canonical_lead(a.geometry.panels[panel].lead.lstrip("-")))
-        i = int(round(t_s * a.weights.net.decoder_fs))
+        i = int(round(t_s * a.signals_fs_hz))
         row = a.explanation.signals[lead]
         mv = float(row[i]) if 0 <= i < row.size and np.isfinite(row[i]) else 0.0
         (x, y), = a.geometry.signal_to_pixel(panel, np.array([t_s]), np.array([mv]))

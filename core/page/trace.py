@@ -330,6 +330,12 @@ def read_row(rgb: np.ndarray, geometry: Geometry, row: Sequence[Panel], px_per_m
                       (t0, t1), geometry.speed_mm_s)
 
 
+#: The rate ``analyze`` reads the leads at: the records' own (PTB-XL, LUDB: 500 Hz) and the
+#: Challenge's SNR rate; 2 ms a sample is fine enough for 10-ms intervals, where the network
+#: decoder's 100 Hz is not. A 200-dpi print holds about 5 ms a pixel column at 25 mm/s.
+READ_FS_HZ = 500.0
+
+
 @dataclass(frozen=True)
 class PageReading:
     """The leads read from a page. geometry: the reader's, with each row's panels moved onto

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.intervals import qtc_bazett_ms, qtc_fridericia_ms
 from core.page.geometry import Geometry
 
 KINDS: tuple[str, ...] = ("RR", "PR", "QRS", "QT", "free")
@@ -123,8 +124,7 @@ def measure(geometry: Geometry | None, p0_px: tuple[float, float], p1_px: tuple[
         if not (math.isfinite(rr_ms) and rr_ms > 0):
             raise CaliperRefused(f"An RR interval of {rr_ms} ms cannot correct the QT: measure RR "
                                  "between two consecutive R waves first.")
-        rr_s = rr_ms / 1000.0
-        extra.update(rr_ms=float(rr_ms), qtc_bazett_ms=dt_ms / math.sqrt(rr_s),
-                     qtc_fridericia_ms=dt_ms / rr_s ** (1 / 3))
+        extra.update(rr_ms=float(rr_ms), qtc_bazett_ms=qtc_bazett_ms(dt_ms, rr_ms),
+                     qtc_fridericia_ms=qtc_fridericia_ms(dt_ms, rr_ms))
     return Measurement(kind, (float(ends[0, 0]), float(ends[0, 1])), (float(ends[1, 0]), float(ends[1, 1])),
                        float(dt_ms), None if dv_mv is None else float(dv_mv), lead, **extra)

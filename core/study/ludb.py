@@ -26,13 +26,13 @@ from typing import Any
 import numpy as np
 
 from core.atomic import write_jpeg
-from core.io.records import RecordRow, data_dir, read_labels
+from core.io.records import RecordRow, data_dir, read_labels, record_path
 from core.labels import LABELS
 from core.review import store
 from core.review.annotations import Annotations
 from core.study.study import STUDY_FILE, Study, init_study
 from core.synth.degrade import DOMAINS, degrade
-from core.synth.from_record import sample_from_record
+from core.synth.from_record import find_beats, premature, read_delineation, sample_from_record
 from core.synth.masks import label_masks
 from core.synth.paper import random_spec
 from core.synth.render import render_page
@@ -69,6 +69,31 @@ def ludb_rows(records: Sequence[str] | None = None, root: Path | None = None) ->
         what = "is not a LUDB record" if len(unknown) == 1 else "are not LUDB records"
         raise ValueError(f"{', '.join(unknown)} {what} (LUDB records are 1-{len(rows)}).")
     return [by_id[r] for r in dict.fromkeys(wanted)]
+
+
+def delineated_intervals(row: RecordRow) -> dict[str, float | None]:
+    """The cardiologists' intervals of a LUDB record in ms, as ``core.intervals`` reads them:
+    medians over the beats that are not premature of PR (P onset to QRS onset), QRS (each
+    lead's own onset to offset, median over leads: the leads' marks scatter), QT (earliest QRS
+    onset to latest T offset), and the median RR of all beats. None where the delineation does
+    not give one (PR without a P wave before at least half the beats)."""
+    fs = 500.0  # LUDB's sample rate, which its delineation counts in
+    beats = find_beats(read_delineation(record_path(row)) or {}, fs)
+    none = {"rr_ms": None, "pr_ms": None, "qrs_ms": None, "qt_ms": None}
+    if len(beats) < 3:
+        return none
+    ms = 1000.0 / fs
+    regular = [b for b, early in zip(beats, premature(beats)) if not early]
+    pr = [(b.qrs_on - b.p_on) * ms for b in regular if b.p_on >= 0]
+    qt = [(b.t_off - b.qrs_on) * ms for b in regular if b.t_off > b.qrs_off]
+
+    def median(values: list[float]) -> float | None:
+        return float(np.median(values)) if len(values) >= 2 else None
+
+    return {"rr_ms": float(np.median(np.diff([b.peak for b in beats]))) * ms,
+            "pr_ms": median(pr) if len(pr) >= len(regular) / 2 else None,
+            "qrs_ms": median([b.qrs_width * ms for b in regular]),
+            "qt_ms": median(qt)}
 
 
 def make_ludb_study(folder: str | Path, domains: Sequence[str] = ("clean", "photo"), n_records: int | None = None,

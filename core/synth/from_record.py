@@ -293,7 +293,7 @@ def _p_before(
     return int(last[:, 0].min()), int(np.median(last[:, 1])), int(last[:, 2].max())
 
 
-def _premature(beats: list[Beat]) -> np.ndarray:
+def premature(beats: list[Beat]) -> np.ndarray:
     """Mask of beats whose RR (to the previous beat) is < 85 % of the median RR.
 
     The first beat has no RR and is never premature; fewer than 3 beats give no median.
@@ -309,7 +309,7 @@ def pvc_beats(beats: list[Beat], fs: float) -> list[Beat]:
     """Premature, wide (QRS >= 120 ms) beats with no P wave in the 300 ms before the QRS."""
     return [
         b
-        for b, early in zip(beats, _premature(beats))
+        for b, early in zip(beats, premature(beats))
         if early
         and b.qrs_width >= WIDE_QRS_S * fs
         and (b.p_off < 0 or b.p_off < b.qrs_on - PVC_NO_P_S * fs)
@@ -328,6 +328,6 @@ def pac_beats(beats: list[Beat], fs: float) -> list[Beat]:
     limit = max(WIDE_QRS_S * fs, usual + CONDUCTED_SLACK_S * fs)
     return [
         b
-        for b, early in zip(beats, _premature(beats))
+        for b, early in zip(beats, premature(beats))
         if early and b.qrs_width < limit and b.p_peak >= 0
     ]

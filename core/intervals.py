@@ -1,0 +1,292 @@
+"""The ECG's intervals read off its twelve leads: heart rate, RR, PR, QRS and QT with QTc.
+
+A physician reads an interval across the leads, not in one: the QRS starts where the earliest
+lead leaves the baseline and ends where the last one returns. ``measure_intervals`` does the
+same on whatever leads are printed at each moment (on a 3 x 4 page three leads per column and
+the rhythm strip), the way the 12SL and Glasgow programs build a global measurement:
+
+- **Beats** are the peaks of the leads' pooled slope energy (5-30 Hz band, each lead scaled
+  by its own spread so that one tall lead does not decide), at least 250 ms apart.
+- **QRS onset and offset**: where that energy, walking out from the beat's peak, falls below
+  a share of its height above the record's baseline level.
+- **T end**: in each lead with a T wave, Zhang et al.'s area indicator (IEEE TBME 2006): the
+  point after the T wave's peak where the area between the trace over the preceding 130 ms
+  and that point's level is largest, which is where the descent flattens out. It depends on
+  an area, not on one slope, so the reading's jitter moves it little (on LUDB ``train`` it
+  read QT to a median 11 ms of the cardiologists, the tangent method to 22 ms). The beat's T
+  end is the median over the leads.
+- **P onset**: where the leads' pooled deviation before the QRS, walking back from the P
+  wave's peak, falls below a share of that peak; no P (atrial fibrillation, a junctional
+  beat) when the deviation is not above the baseline's noise.
+
+Each interval is the median over the beats that have it, so one mis-read beat does not move
+it; a PVC's wide QRS is not the ECG's QRS duration, and beats more than 15 % premature are
+left out of PR, QRS and QT. The constants were chosen on LUDB's ``train`` records against the
+cardiologists' delineation (``benchmarks/bench_intervals.py`` measures them on ``eval``).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import signal as sps
+
+QRS_BAND_HZ = (5.0, 30.0)
+WAVE_LOWPASS_HZ = 12.0     # P and T: a 12-Hz low-pass keeps their shape, drops the reading's jitter
+MIN_RR_S = 0.25            # 240 bpm
+BEAT_HEIGHT = 0.3          # a beat's integrated energy reaches this share of the 98th percentile
+QRS_ON_SHARE = 0.02        # onset: energy falls to this share of the beat's height above the floor
+QRS_OFF_SHARE = 0.04
+QRS_SEARCH_S = 0.12        # how far from the energy peak a QRS onset or offset may lie
+T_SEARCH_S = (0.10, 0.65)  # the T wave's end lies this long after the QRS offset ...
+T_RR_SHARE = 0.85          # ... and before this share of the RR after the QRS onset
+T_MIN_MV = 0.05            # a lead's T wave counts when it rises this far from the baseline
+T_END_QUANTILE = 0.5       # the beat's T end: this quantile of the leads' T ends
+T_AREA_S = 0.13            # the area indicator's window
+P_SEARCH_S = (0.04, 0.30)  # the P wave's peak lies this long before the QRS onset
+P_ON_SHARE = 0.1
+P_MIN_MV = 0.02            # pooled P deviation needed to call a P wave present
+PREMATURE = 0.85           # a beat whose RR is under 85 % of the median is premature
+MIN_RUN_S = 0.6            # a stretch of a lead shorter than this is not filtered or used
+
+
+@dataclass(frozen=True)
+class BeatMarks:
+    """One beat's global marks in seconds from the record's start; None where not found."""
+
+    r_s: float
+    qrs_on_s: float
+    qrs_off_s: float
+    p_on_s: float | None
+    t_end_s: float | None
+    premature: bool
+
+
+@dataclass(frozen=True)
+class Intervals:
+    """The record's intervals in ms (medians over beats), None where they cannot be read.
+
+    rr_ms: median beat-to-beat interval; heart_rate_bpm = 60000 / rr_ms. pr_ms: P onset to QRS
+    onset (None without P waves). qrs_ms: QRS onset to offset. qt_ms: QRS onset to T end.
+    qtc_bazett_ms = QT / sqrt(RR s), qtc_fridericia_ms = QT / cbrt(RR s).
+    """
+
+    beats: tuple[BeatMarks, ...]
+    rr_ms: float | None
+    heart_rate_bpm: float | None
+    pr_ms: float | None
+    qrs_ms: float | None
+    qt_ms: float | None
+    qtc_bazett_ms: float | None
+    qtc_fridericia_ms: float | None
+
+    def summary(self) -> str:
+        """One line as a physician writes it, e.g. 'HR 72 bpm, PR 160 ms, QRS 92 ms, QT/QTc 380/410 ms'."""
+        parts = []
+        if self.heart_rate_bpm is not None:
+            parts.append(f"HR {self.heart_rate_bpm:.0f} bpm")
+        parts.append("PR " + ("—" if self.pr_ms is None else f"{self.pr_ms:.0f} ms"))
+        if self.qrs_ms is not None:
+            parts.append(f"QRS {self.qrs_ms:.0f} ms")
+        if self.qt_ms is not None:
+            qtc = "" if self.qtc_bazett_ms is None else f"/{self.qtc_bazett_ms:.0f}"
+            parts.append(f"QT/QTc{'' if not qtc else ' (Bazett)'} {self.qt_ms:.0f}{qtc} ms")
+        return ", ".join(parts) if self.beats else "no beats found"
+
+    def as_dict(self) -> dict[str, float | int | None]:
+        """The intervals (rounded to 1 ms) and the number of beats, for result.json."""
+        values = {k: v for k, v in asdict(self).items() if k != "beats"}
+        return {"beats": len(self.beats), **{k: None if v is None else round(float(v), 1) for k, v in values.items()}}
+
+
+NO_INTERVALS = Intervals((), None, None, None, None, None, None, None)
+
+
+def qtc_bazett_ms(qt_ms: float, rr_ms: float) -> float:
+    """Bazett's QTc = QT / sqrt(RR in s) (ECG_FACTS.md)."""
+    return qt_ms / math.sqrt(rr_ms / 1000.0)
+
+
+def qtc_fridericia_ms(qt_ms: float, rr_ms: float) -> float:
+    """Fridericia's QTc = QT / cbrt(RR in s); less biased than Bazett's at fast rates."""
+    return qt_ms / (rr_ms / 1000.0) ** (1 / 3)
+
+
+def measure_intervals(signals: np.ndarray, fs: float) -> Intervals:
+    """The intervals of a (leads, n) mV signal at ``fs`` Hz, NaN where a lead is not printed.
+
+    Works on any subset of leads at each moment; a record with under three beats, or no lead
+    printed for longer than a beat, gives what it can (None for the rest)."""
+    with warnings.catch_warnings():  # leads not printed at a moment are NaN there, by design
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _measure(np.asarray(signals, np.float64), fs)
+
+
+def _measure(x: np.ndarray, fs: float) -> Intervals:
+    if x.ndim != 2 or x.shape[1] < int(2 * fs):
+        return NO_INTERVALS
+    qrs_band = _banded(x, fs, QRS_BAND_HZ)
+    waves = _banded(x, fs, (0.5, WAVE_LOWPASS_HZ))
+    energy = _pooled_slope(qrs_band, fs)
+    peaks = _beats(energy, fs)
+    if len(peaks) < 2:
+        return NO_INTERVALS
+    rr = np.diff(peaks) / fs
+    median_rr = float(np.median(rr))
+    floor = float(np.nanpercentile(energy, 30))
+    beats = []
+    for i, peak in enumerate(peaks):
+        on, off = _qrs_span(energy, int(peak), floor, fs)
+        previous_rr = rr[i - 1] if i else None
+        premature = previous_rr is not None and previous_rr < PREMATURE * median_rr
+        next_on = peaks[i + 1] if i + 1 < len(peaks) else None
+        rr_here = (next_on - peak) / fs if next_on is not None else median_rr
+        t_end = _t_end(waves, on, off, rr_here, fs)
+        prev_end = beats[-1].t_end_s if beats and beats[-1].t_end_s is not None else None
+        p_on = _p_onset(waves, on, fs, None if prev_end is None else int(prev_end * fs))
+        beats.append(BeatMarks(peak / fs, on / fs, off / fs, None if p_on is None else p_on / fs,
+                               None if t_end is None else t_end / fs, bool(premature)))
+    regular = [b for b in beats if not b.premature]
+    rr_ms = median_rr * 1000.0
+
+    def median_ms(values: list[float]) -> float | None:
+        return float(np.median(values)) * 1000.0 if values else None
+
+    pr = median_ms([b.qrs_on_s - b.p_on_s for b in regular if b.p_on_s is not None]) \
+        if sum(b.p_on_s is not None for b in regular) >= max(2, len(regular) // 2) else None
+    qrs = median_ms([b.qrs_off_s - b.qrs_on_s for b in regular])
+    qt = median_ms([b.t_end_s - b.qrs_on_s for b in regular if b.t_end_s is not None])
+    return Intervals(
+        tuple(beats), rr_ms, 60000.0 / rr_ms, pr, qrs, qt,
+        None if qt is None else qtc_bazett_ms(qt, rr_ms),
+        None if qt is None else qtc_fridericia_ms(qt, rr_ms))
+
+
+def _runs(finite: np.ndarray, min_len: int) -> list[tuple[int, int]]:
+    """[start, stop) of the stretches where ``finite`` holds, at least ``min_len`` long."""
+    edges = np.flatnonzero(np.diff(np.r_[0, finite.astype(np.int8), 0]))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= min_len]
+
+
+def _banded(x: np.ndarray, fs: float, band_hz: tuple[float, float]) -> np.ndarray:
+    """Each lead's printed stretches band-passed on their own (zero phase); NaN elsewhere.
+    Filtering across a gap would ring at every column boundary of a 3 x 4 page."""
+    high = min(band_hz[1], 0.45 * fs)
+    sos = sps.butter(2, (band_hz[0], high), btype="bandpass", fs=fs, output="sos")
+    out = np.full_like(x, np.nan)
+    for lead in range(x.shape[0]):
+        for a, b in _runs(np.isfinite(x[lead]), int(MIN_RUN_S * fs)):
+            out[lead, a:b] = sps.sosfiltfilt(sos, x[lead, a:b], padlen=min(b - a - 1, int(0.3 * fs)))
+    return out
+
+
+def _pooled_slope(x: np.ndarray, fs: float) -> np.ndarray:
+    """The leads' mean squared slope, each lead scaled by its own 95th-percentile slope, smoothed
+    over 20 ms; NaN where no lead is printed."""
+    slope = np.gradient(x, axis=1) * fs
+    scale = np.nanpercentile(np.abs(slope), 95, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = (slope / np.where(scale > 0, scale, np.nan)) ** 2
+        pooled = np.nanmean(np.where(np.isfinite(scaled), scaled, np.nan), axis=0) \
+            if np.isfinite(scaled).any() else np.full(x.shape[1], np.nan)
+    k = max(1, int(0.02 * fs))
+    filled = np.nan_to_num(pooled)
+    return np.where(np.isfinite(pooled), np.convolve(filled, np.ones(k) / k, mode="same"), np.nan)
+
+
+def _beats(energy: np.ndarray, fs: float) -> np.ndarray:
+    """Sample indices of the beats' energy peaks."""
+    k = max(1, int(0.1 * fs))
+    integrated = np.convolve(np.nan_to_num(energy), np.ones(k) / k, mode="same")
+    top = np.percentile(integrated, 98)
+    if top <= 0:
+        return np.zeros(0, int)
+    found, _ = sps.find_peaks(integrated, distance=int(MIN_RR_S * fs), height=BEAT_HEIGHT * top)
+    # the integrated peak trails the complex: take the energy's own peak near it
+    half = int(0.06 * fs)
+    return np.array([a + int(np.nanargmax(energy[a:b])) for a, b in
+                     ((max(0, p - half), min(len(energy), p + half)) for p in found)
+                     if np.isfinite(energy[a:b]).any()], int)
+
+
+def _qrs_span(energy: np.ndarray, peak: int, floor: float, fs: float) -> tuple[int, int]:
+    """QRS onset and offset (samples) around an energy peak."""
+    height = energy[peak] - floor
+    reach = int(QRS_SEARCH_S * fs)
+    on = peak
+    limit = energy[peak] - (1 - QRS_ON_SHARE) * height
+    while on > max(0, peak - reach) and np.isfinite(energy[on - 1]) and energy[on - 1] > limit:
+        on -= 1
+    off = peak
+    limit = energy[peak] - (1 - QRS_OFF_SHARE) * height
+    while off < min(len(energy) - 1, peak + reach) and np.isfinite(energy[off + 1]) and energy[off + 1] > limit:
+        off += 1
+    return on, off
+
+
+def _isoelectric(waves: np.ndarray, qrs_on: int, fs: float) -> np.ndarray:
+    """Each lead's level just before the QRS (the PR segment), NaN where not printed."""
+    a, b = max(0, qrs_on - int(0.04 * fs)), max(1, qrs_on - int(0.01 * fs))
+    seg = waves[:, a:b]
+    with np.errstate(all="ignore"):
+        return np.nanmedian(seg, axis=1) if seg.size and np.isfinite(seg).any() else np.full(len(waves), np.nan)
+
+
+def _t_end(waves: np.ndarray, qrs_on: int, qrs_off: int, rr_s: float, fs: float) -> int | None:
+    """The beat's T end (samples) by the area indicator, a quantile over the leads."""
+    a = qrs_off + int(T_SEARCH_S[0] * fs)
+    b = min(waves.shape[1], qrs_off + int(T_SEARCH_S[1] * fs), qrs_on + int(T_RR_SHARE * rr_s * fs))
+    if b - a < int(0.08 * fs):
+        return None
+    iso = _isoelectric(waves, qrs_on, fs)
+    ends = []
+    for lead in range(len(waves)):
+        seg = waves[lead, a:b] - iso[lead]
+        if not np.isfinite(iso[lead]) or not np.isfinite(seg).all():
+            continue
+        top = int(np.argmax(np.abs(seg)))
+        if abs(seg[top]) < T_MIN_MV or top >= len(seg) - 2:
+            continue
+        tail = np.sign(seg[top]) * seg[top:]
+        end = top + _area_end(tail, fs)
+        ends.append(a + end)
+    if not ends:
+        return None
+    return int(round(float(np.quantile(ends, T_END_QUANTILE))))
+
+
+def _area_end(tail: np.ndarray, fs: float) -> float:
+    """Zhang et al.'s (IEEE TBME 2006) area indicator: the T end is where the area between the
+    wave's trace over the preceding ``T_AREA_S`` and that point's level is
+    largest (``tail`` starts at the T wave's peak, turned upright)."""
+    w = max(2, int(T_AREA_S * fs))
+    c = np.r_[0.0, np.cumsum(tail)]
+    idx = np.arange(len(tail))
+    start = np.maximum(idx + 1 - w, 0)
+    area = (c[idx + 1] - c[start]) - tail * (idx + 1 - start)
+    return float(np.argmax(area))
+
+
+def _p_onset(waves: np.ndarray, qrs_on: int, fs: float, after: int | None) -> int | None:
+    """The P wave's onset before a QRS onset (samples), or None when no P wave stands out."""
+    a = max(0, qrs_on - int(P_SEARCH_S[1] * fs), (after or 0))
+    b = qrs_on - int(P_SEARCH_S[0] * fs)
+    if b - a < int(0.04 * fs):
+        return None
+    iso = _isoelectric(waves, qrs_on, fs)
+    window = waves[:, a:b] - iso[:, None]
+    rows = np.isfinite(window).all(axis=1)
+    if not rows.any():
+        return None
+    deviation = np.sqrt(np.mean(window[rows] ** 2, axis=0))
+    top = int(np.argmax(deviation))
+    level = float(np.min(deviation[: top + 1]))
+    if deviation[top] - level < P_MIN_MV:
+        return None
+    limit = level + P_ON_SHARE * (deviation[top] - level)
+    on = top
+    while on > 0 and deviation[on - 1] > limit:
+        on -= 1
+    return a + on
