@@ -136,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--size", type=_size, default=None, metavar="WxH", help="render straight to this pixel size")
     syn.add_argument("--split", default="train", choices=["train", "eval", "fit", "val"],
                      help="which records a record source draws from")
+    syn.add_argument("--styles", default="studio", choices=["studio", "world"],
+                     help="the studio's own printing, or other machines' grids, headers and copies")
     syn.set_defaults(func=cmd_synth)
 
     tr = sub.add_parser("train", help="train the network on pages rendered on the fly (checkpoints, resume)")
@@ -513,7 +515,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     options = SynthOptions(
         n=args.n, seed=args.seed, labels=args.labels, domain=args.domain, layout=args.layout,
-        dpi=args.dpi, source=args.source, size=args.size, split=args.split,
+        dpi=args.dpi, source=args.source, size=args.size, split=args.split, styles=args.styles,
     )
     _check_out(args.out)
     write_pages(args.out, options, progress=_progress_bar(args.n, "rendering"))

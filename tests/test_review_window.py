@@ -194,10 +194,13 @@ def test_blinded_reading_hides_the_model_until_done(qtbot, settings: QtCore.QSet
     assert window.diagnoses.table.topLevelItemCount() == 0
     assert "Blinded" in window.diagnoses.message.text()
     assert not window.canvas.model_item.isVisible() or window.canvas.model_item.image is None
+    assert window.signals.intervals.text() == ""   # the network's reading of the intervals too
     with qtbot.waitSignal(window.overlay_shown, timeout=30000):
         window.mark_done()
     assert window.diagnoses.table.topLevelItemCount() == 8
     assert window.canvas.model_item.isVisible() and window.canvas.model_item.image is not None
+    assert window.doc.analysis.intervals is not None
+    assert window.signals.intervals.text().endswith(window.doc.analysis.intervals.summary())
 
 
 def test_calipers_measure_through_the_page_geometry(qtbot, settings: QtCore.QSettings) -> None:  # type: ignore[no-untyped-def]

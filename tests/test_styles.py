@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from core.labels import LABEL_INFO, LABELS, LEADS
-from core.synth.pages import STYLE_FIELDS, SynthOptions, make_page, pages
+from core.synth.pages import SynthOptions, make_page, pages
+from core.synth.styles import STYLE_FIELDS
 from core.synth.paper import (COPIES, FONT_NAMES, GRID_STYLES, LABEL_POSITIONS, PaperSpec, layout_panels,
                               random_spec)
 from core.synth.render import header_values, paper_background, render_page, trace_points

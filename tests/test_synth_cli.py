@@ -73,3 +73,14 @@ def test_synth_bad_options_are_usage_errors(tmp_path: Path, capsys: pytest.Captu
     assert main(["synth", "--out", str(tmp_path / "o"), *argv]) == 2
     assert words in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_synth_prints_other_machines_styles_on_request(tmp_path: Path) -> None:
+    out = tmp_path / "world"
+    assert main(["synth", "--out", str(out), "-n", "2", "--seed", "4", "--domain", "clean", "--dpi", "60",
+                 "--styles", "world"]) == 0
+    papers = [json.loads(p.read_text())["paper"] for p in sorted(out.glob("*.json"))]
+    assert len(papers) == 2 and all("grid_style" in p and "header_style" in p for p in papers)
+    studio = tmp_path / "studio"
+    assert main(["synth", "--out", str(studio), "-n", "1", "--seed", "4", "--domain", "clean", "--dpi", "60"]) == 0
+    assert "grid_style" not in json.loads(next(studio.glob("*.json")).read_text())["paper"]

@@ -48,6 +48,8 @@ class SignalsPanel(QtWidgets.QWidget):
         super().__init__(parent)
         self.title = QtWidgets.QLabel(f"<b>{TITLE}</b>")
         self.quality = QtWidgets.QLabel(wordWrap=True)
+        self.intervals = QtWidgets.QLabel(wordWrap=True)
+        self.intervals.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message = QtWidgets.QLabel(NO_GEOMETRY, wordWrap=True, alignment=QtCore.Qt.AlignmentFlag.AlignCenter)
         self.plot = pg.PlotWidget(background="w")
         self.plot.hideAxis("left")
@@ -56,7 +58,7 @@ class SignalsPanel(QtWidgets.QWidget):
         # 1 s is 25 mm and 1 mV is 10 mm on paper: x px per s / y px per mV = 2.5 keeps squares square
         self.plot.getViewBox().setAspectLocked(True, ratio=2.5)
         layout = QtWidgets.QVBoxLayout(self)
-        for widget in (self.title, self.plot, self.message, self.quality):
+        for widget in (self.title, self.intervals, self.plot, self.message, self.quality):
             layout.addWidget(widget)
         self.curves: list[pg.PlotDataItem] = []
         self.marker = pg.PlotDataItem(pen=pg.mkPen((128, 0, 160), width=2))
@@ -68,11 +70,15 @@ class SignalsPanel(QtWidgets.QWidget):
         self.set_signals(None, 100.0, None, "")
 
     # --- drawing -------------------------------------------------------------------------
-    def set_signals(self, signals: np.ndarray | None, fs_hz: float, geometry: Geometry | None, quality: str) -> None:
+    def set_signals(self, signals: np.ndarray | None, fs_hz: float, geometry: Geometry | None, quality: str,
+                    intervals: str = "") -> None:
         """Draw ``signals`` (12, n) mV at ``fs_hz`` in the panels of ``geometry``, or say why not.
 
         quality: the decoder's measured quality (from the model card's limits), shown beneath.
+        intervals: the intervals measured on these leads (``Intervals.summary``), shown above.
         """
+        self.intervals.setText(f"<b>Measured on these leads:</b> {intervals}" if intervals else "")
+        self.intervals.setVisible(bool(intervals))
         self.plot.clear()
         self.curves, self._spans, self._last = [], [], None
         self._geometry, self._fs_hz = geometry, float(fs_hz)
@@ -116,6 +122,8 @@ class SignalsPanel(QtWidgets.QWidget):
         self.plot.clear()
         self.curves, self._spans, self._last = [], [], None
         self.quality.clear()
+        self.intervals.clear()
+        self.intervals.hide()
         self._show_message(sentence)
 
     def _show_message(self, sentence: str) -> None:

@@ -25,7 +25,7 @@ from core.synth.paper import PaperSpec, random_spec
 from core.synth.render import render_page
 from core.synth.sample import EcgSample
 from core.synth.simulator import sample_labels, simulate
-from core.synth.styles import random_style
+from core.synth.styles import STYLE_FIELDS, random_style
 
 SCHEMA = "ecg-aio/synth@1"
 SOURCES = ("sim", "records", "mix")
@@ -218,9 +218,6 @@ def _record_sample(split: str, required: frozenset[str], rng: np.random.Generato
     rows = record_rows(split, required)
     return sample_from_record(rows[int(rng.integers(len(rows)))])
 
-
-STYLE_FIELDS = ("grid_style", "header_style", "copy", "toner_streaks", "label_position", "separator_style",
-                "font", "text_scale", "style_seed")
 
 
 def _paper_json(spec: PaperSpec, styled: bool = False) -> dict[str, Any]:

@@ -77,6 +77,12 @@ class MachineHeader:
     boxes: tuple[tuple[float, float, float, float], ...]
 
 
+#: The PaperSpec fields a style sets (``random_style`` draws them all; a styled page's sidecar
+#: records them, a studio page's leaves them out).
+STYLE_FIELDS = ("grid_style", "header_style", "copy", "toner_streaks", "label_position", "separator_style",
+                "font", "text_scale", "style_seed")
+
+
 # ---- the style draw ----------------------------------------------------------------------
 def _choice(rng: np.random.Generator, options: tuple[Any, ...], p: tuple[float, ...]) -> Any:
     return options[int(rng.choice(len(options), p=np.asarray(p) / np.sum(p)))]
