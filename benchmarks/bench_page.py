@@ -9,6 +9,8 @@ hand-measured values in resources/page_truth.json (layout, px/mm, rhythm strips,
 
     python benchmarks/bench_page.py            # 300 pages per domain (about 5 min on this 2-core CPU)
     python benchmarks/bench_page.py --quick    # 30 per domain
+    python benchmarks/bench_page.py --styles world -n 100   # other machines' print styles
+                                               # (core.synth.styles): synthetic table only
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ DPIS = (100, 150, 200)
 TRUTH = ROOT / "resources" / "page_truth.json"
 IMAGES = data_dir() / "images"
 DOC = ROOT / "docs" / "page.md"
+WORLD_BEGIN, WORLD_END = "<!-- bench_page_world:begin -->", "<!-- bench_page_world:end -->"
 BEGIN, END = "<!-- bench_page:begin -->", "<!-- bench_page:end -->"
 TARGETS = {"clean": (0.02, 0.9, 0.98), "scan": (0.02, 0.9, 0.98), "shadow": (0.05, 0.8, 0.90),
            "photo": (0.05, 0.8, 0.90)}  # px/mm error, IoU, layout accuracy
@@ -67,12 +70,13 @@ def scale_error(found: Geometry | None, truth: Geometry) -> float:
 
 
 # ---- synthetic pages ----------------------------------------------------------------------------
-def one_page(args: tuple[str, int, int, int]) -> dict[str, Any]:
+def one_page(args: tuple[str, int, int, int, str]) -> dict[str, Any]:
     """Render page i of a domain's run and measure detection on it."""
     from core.synth.pages import SynthOptions, make_page
 
-    domain, n, seed, i = args
-    page = make_page(SynthOptions(n=n, seed=seed, domain=domain, source="records", dpi=DPIS[i % 3]), i)
+    domain, n, seed, i, styles = args
+    page = make_page(SynthOptions(n=n, seed=seed, domain=domain, source="records", dpi=DPIS[i % 3],
+                                  styles=styles), i)
     t0 = time.perf_counter()
     result = detect_geometry(page.image)
     seconds = time.perf_counter() - t0
@@ -85,8 +89,8 @@ def one_page(args: tuple[str, int, int, int]) -> dict[str, Any]:
             "size": list(page.image.shape[1::-1]), "reason": result.reason}
 
 
-def run_synthetic(n: int, seed: int, workers: int) -> list[dict[str, Any]]:
-    jobs = [(d, n, seed, i) for d in DOMAINS for i in range(n)]
+def run_synthetic(n: int, seed: int, workers: int, styles: str = "studio") -> list[dict[str, Any]]:
+    jobs = [(d, n, seed, i, styles) for d in DOMAINS for i in range(n)]
     with ProcessPoolExecutor(workers) as pool:
         return list(pool.map(one_page, jobs, chunksize=4))
 
@@ -187,13 +191,13 @@ def real_table(rows: list[dict[str, Any]]) -> str:
 
 
 # ---- docs -------------------------------------------------------------------------------------
-def write_doc(body: str) -> None:
-    text = DOC.read_text() if DOC.exists() else f"# Page understanding\n\n{BEGIN}\n{END}\n"
-    if BEGIN not in text:
-        text += f"\n{BEGIN}\n{END}\n"
-    head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    DOC.write_text(f"{head}{BEGIN}\n{body}\n{END}{tail}")
+def write_doc(body: str, begin: str = BEGIN, end: str = END) -> None:
+    text = DOC.read_text() if DOC.exists() else f"# Page understanding\n\n{begin}\n{end}\n"
+    if begin not in text:
+        text += f"\n{begin}\n{end}\n"
+    head, rest = text.split(begin, 1)
+    tail = rest.split(end, 1)[1]
+    DOC.write_text(f"{head}{begin}\n{body}\n{end}{tail}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,10 +207,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--no-doc", action="store_true", help="print the tables, leave docs/page.md alone")
+    ap.add_argument("--styles", default="studio", choices=["studio", "world"],
+                    help="world: other machines' print styles; only the synthetic table, in its own section")
     args = ap.parse_args(argv)
     n = args.n or (30 if args.quick else 300)
     t0 = time.time()
-    rows = run_synthetic(n, args.seed, args.workers)
+    rows = run_synthetic(n, args.seed, args.workers, args.styles)
+    if args.styles == "world":
+        command = f"python benchmarks/bench_page.py --styles world -n {n} --seed {args.seed}"
+        body = (f"Command: `{command}` ({n} pages per domain, records source, dpi {'/'.join(map(str, DPIS))}; "
+                f"{time.time() - t0:.0f} s).\n\n{synthetic_table(summarise(rows))}\n")
+        print(body)
+        if not args.no_doc:
+            write_doc(body, WORLD_BEGIN, WORLD_END)
+        return 0
     real = run_real()
     t_median, t_max = timing()
     command = "python benchmarks/bench_page.py" + (" --quick" if args.quick and not args.n else "") + \
