@@ -26,9 +26,8 @@ from typing import TYPE_CHECKING, Any
 import core
 
 if TYPE_CHECKING:
-    import numpy as np
 
-    from core.page import Geometry, PageResult
+    from core.page import Geometry
     from core.train.loop import TrainConfig
 
 PROG = "ecg-aio"
@@ -372,7 +371,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     from core.io import load_image
 
     info = image_info(args.image, page=args.page)
-    page, _ = _detect_page(load_image(args.image, page=args.page).rgb)
+    from core.analyze import read_page_geometry
+
+    page = read_page_geometry(load_image(args.image, page=args.page).rgb)
     geometry = page.geometry
     info["geometry"] = None if geometry is None else geometry.to_json()
     info["is_ecg"], info["page_reader"] = page.is_ecg, page.reason
@@ -478,17 +479,6 @@ def _analyze_folder(args: argparse.Namespace, labels: Sequence[str]) -> int:
         print(f"{PROG}: error: {failed} of {len(images)} images could not be analysed (see above)", file=sys.stderr)
         return EXIT_USAGE
     return 0
-
-
-def _detect_page(rgb: "np.ndarray") -> tuple["PageResult", float]:
-    """What the page reader found (geometry, is it an ECG, why) and the time it took (ms)."""
-    import time
-
-    from core.page.detect import detect_geometry
-
-    t0 = time.perf_counter()
-    found = detect_geometry(rgb)
-    return found, (time.perf_counter() - t0) * 1000
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -149,6 +149,16 @@ def analyze(image: LoadedImage, model: EcgAio, weights: Weights, labels: Sequenc
                     tuple(labels), {**timings, **ex.timings_ms}, intervals=intervals)
 
 
+def read_page_geometry(rgb: np.ndarray) -> PageResult:
+    """The page reader's verdict with its geometry's rows timed from their printed traces, as
+    ``analyze`` explains on and ``ecg-aio info`` reports (the reader's boxes before time
+    registration sit up to a few mm off the trace on other printers' pages)."""
+    reader = detect_geometry(rgb)
+    if reader.geometry is None or not reader.geometry.panels:
+        return reader
+    return dataclasses.replace(reader, geometry=read_page(rgb, reader.geometry).geometry)
+
+
 #: Stages ``analyze_path`` reports through ``progress(stage, done, total)``, in order.
 STAGES = ("loading", "loading the network", "reading the page", "explaining")
 

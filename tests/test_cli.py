@@ -123,3 +123,23 @@ def test_compare_mask_vs_mask_prints_all_keys(tmp_path: Path, capsys: pytest.Cap
     assert result["dice"] == pytest.approx(2 * 100 / (200 + 100))
     assert result["iou"] == pytest.approx(0.5)
     assert result["pearson_grid"] is None  # no geometry given
+
+
+@pytest.mark.skipif(not IMAGES.is_dir(), reason="shared data folder not present")
+def test_info_gives_the_boxes_analyze_explains_on(capsys: pytest.CaptureFixture[str]) -> None:
+    """One path: info reports the geometry with each row timed from its trace, as analyze
+    uses it, not the page reader's first guess."""
+    from core.analyze import read_page_geometry
+    from core.io import load_image
+    from core.page import detect_geometry
+    from core.page.trace import read_page
+
+    path = IMAGES / "scan_pink_3x4_3rhythm_fullpage_redacted_01.png"
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    rgb = load_image(path).rgb
+    guess = detect_geometry(rgb).geometry
+    registered = read_page(rgb, guess).geometry
+    assert info["geometry"] == json.loads(json.dumps(registered.to_json()))
+    assert read_page_geometry(rgb).geometry.to_json() == registered.to_json()
+    assert info["geometry"] != json.loads(json.dumps(guess.to_json()))   # registration moved the boxes

@@ -111,3 +111,16 @@ def test_refuses_nonsense_intervals():
         measure(geo, p0, p1, "ST")
     assert measure(geometry(calibration=0.5), p0, p1).dt_ms == pytest.approx(400, abs=1)
     assert KINDS == ("RR", "PR", "QRS", "QT", "free")
+
+
+def test_within_a_row_its_registered_speed_is_used():
+    """A row whose trace registration found 10 s over 260 mm (a page stretched 4 %): 26 mm
+    there is 1 s; across rows the nominal 25 mm/s holds."""
+    stretched = (Panel("I", 0, 0, 0.0, 2.5, (10.0, 20.0, 75.0, 50.0), 35.0),
+                 Panel("aVR", 0, 1, 2.5, 5.0, (75.0, 20.0, 140.0, 50.0), 35.0),
+                 Panel("II", 1, 0, 0.0, 2.5, (10.0, 50.0, 72.5, 80.0), 65.0))
+    geo = Geometry.from_homography((900, 600), "3x4", 25.0, 10.0, STRAIGHT, stretched,
+                                   {"calibration": 1.0, "layout": 1.0, "panels": 1.0})
+    assert measure(geo, *px(geo, (20.0, 35.0), (46.0, 35.0)), "RR").dt_ms == pytest.approx(1000, abs=1)
+    assert measure(geo, *px(geo, (60.0, 35.0), (86.0, 35.0)), "RR").dt_ms == pytest.approx(1000, abs=1)
+    assert measure(geo, *px(geo, (20.0, 35.0), (45.0, 65.0))).dt_ms == pytest.approx(1000, abs=1)

@@ -4,7 +4,9 @@ A caliper's two ends are image pixels. They are taken to paper millimetres with 
 homography (``Geometry.image_to_page_pts``), so a photographed page that is rotated or seen at
 an angle is measured along the paper's own axes: time from the horizontal paper distance
 (``speed_mm_s``, 25 mm/s: 1 mm = 40 ms), voltage from the vertical one (``gain_mm_mv``,
-10 mm/mV: 1 mm = 0.1 mV), as ECG_FACTS.md "Paper" defines them.
+10 mm/mV: 1 mm = 0.1 mV), as ECG_FACTS.md "Paper" defines them. Within one row the row's own
+mm per second is used (``Panel.mm_per_s``: what time registration read off the trace, equal
+to the paper speed on a page printed and imaged true).
 
 Ends on panels of different rows: the time is still given, because every standard layout
 prints the same moment at the same paper x in all rows (3×4: the leads of a column are
@@ -94,6 +96,18 @@ def check_calibrated(geometry: Geometry | None) -> Geometry:
     return geometry
 
 
+def _mm_per_s(geo: Geometry, panels: list[int | None]) -> float:
+    """Paper mm per second where both ends lie: the row's own, as time registration measured it
+    (a photographed or copied page stretched by 3 % reads 3 % long at the nominal speed), where
+    both ends are on panels of one row; else the nominal paper speed."""
+    found = [geo.panels[i] for i in panels if i is not None]
+    if len(found) == 2 and found[0].row == found[1].row:
+        speeds = [p.mm_per_s for p in found]
+        if all(math.isfinite(v) and v > 0 for v in speeds):
+            return float(np.mean(speeds))
+    return geo.speed_mm_s
+
+
 def measure(geometry: Geometry | None, p0_px: tuple[float, float], p1_px: tuple[float, float],
             kind: str = "free", rr_ms: float | None = None) -> Measurement:
     """Measure between two image points on a calibrated page (see the module docstring).
@@ -109,9 +123,9 @@ def measure(geometry: Geometry | None, p0_px: tuple[float, float], p1_px: tuple[
     if ends.shape != (2, 2) or not np.isfinite(ends).all():
         raise CaliperRefused("A caliper needs two points on the image, each an (x, y) pixel.")
     (x0, y0), (x1, y1) = geo.image_to_page_pts(ends)
-    dt_ms = abs(x1 - x0) / geo.speed_mm_s * 1000.0
     panels = [geo.panel_at(x0, y0), geo.panel_at(x1, y1)]
     rows = {geo.panels[i].row for i in panels if i is not None}
+    dt_ms = abs(x1 - x0) / _mm_per_s(geo, panels) * 1000.0
     dv_mv = None if len(rows) > 1 else (y0 - y1) / geo.gain_mm_mv
     lead = geo.panels[panels[0]].lead if panels[0] is not None and panels[0] == panels[1] else None
     extra: dict[str, float] = {}
