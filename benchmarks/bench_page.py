@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.io.records import data_dir  # noqa: E402
 from core.page import Geometry, detect_geometry  # noqa: E402
+from core.synth.styles import STYLE_FIELDS  # noqa: E402
 from core.page.trace import read_page  # noqa: E402
 
 DOMAINS = ("clean", "scan", "shadow", "photo")
@@ -86,7 +87,8 @@ def one_page(args: tuple[str, int, int, int, str]) -> dict[str, Any]:
     return {"domain": domain, "i": i, "layout": truth.layout, "found_layout": g.layout if g else None,
             "error": scale_error(g, truth), "iou": panel_iou(g, truth), "seconds": seconds,
             "iou_registered": panel_iou(registered, truth),
-            "size": list(page.image.shape[1::-1]), "reason": result.reason}
+            "size": list(page.image.shape[1::-1]), "reason": result.reason,
+            "style": {k: page.paper[k] for k in STYLE_FIELDS if k in page.paper and k not in ("style_seed", "text_scale")}}
 
 
 def run_synthetic(n: int, seed: int, workers: int, styles: str = "studio") -> list[dict[str, Any]]:
@@ -125,6 +127,21 @@ def synthetic_table(summary: list[dict[str, Any]]) -> str:
             f"{s['within']:.0%} (<= {100 * e:g} %) | {s['iou_mean']:.3f} | {s['iou_ok']:.0%} (>= {i}) | "
             f"{s['iou_registered']:.3f} | "
             f"{s['layout']:.0%} (target {lay:.0%}) | {1000 * s['seconds']:.0f} ms |")
+    return "\n".join(lines)
+
+
+def style_table(rows: list[dict[str, Any]]) -> str:
+    """Layout right per value of each style field, on the clean and scan pages (where the
+    style, not the camera, decides)."""
+    pages = [r for r in rows if r["domain"] in ("clean", "scan")]
+    lines = ["| style field | layout right (pages) per value |", "|---|---|"]
+    for field in sorted({k for r in pages for k in r["style"]}):
+        values = sorted({str(r["style"][field]) for r in pages if field in r["style"]})
+        cells = []
+        for v in values:
+            hit = [r["layout"] == r["found_layout"] for r in pages if str(r["style"].get(field)) == v]
+            cells.append(f"{v} {np.mean(hit):.0%} ({len(hit)})")
+        lines.append(f"| {field} | {', '.join(cells)} |")
     return "\n".join(lines)
 
 
@@ -216,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.styles == "world":
         command = f"python benchmarks/bench_page.py --styles world -n {n} --seed {args.seed}"
         body = (f"Command: `{command}` ({n} pages per domain, records source, dpi {'/'.join(map(str, DPIS))}; "
-                f"{time.time() - t0:.0f} s).\n\n{synthetic_table(summarise(rows))}\n")
+                f"{time.time() - t0:.0f} s).\n\n{synthetic_table(summarise(rows))}\n\n"
+                f"Layout right by style (clean and scan pages together):\n\n{style_table(rows)}\n")
         print(body)
         if not args.no_doc:
             write_doc(body, WORLD_BEGIN, WORLD_END)
