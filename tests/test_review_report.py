@@ -41,7 +41,7 @@ def facts(analysis: Analysis) -> ReportFacts:
         model_version=analysis.weights.version, weights_sha256=analysis.weights.sha256, device=analysis.device,
         selected=key, labels=label_rows(analysis, {key: "annotated"}),
         metrics=compare_maps(sal, mask, analysis.geometry), model_rgb=overlay(rgb, sal), reader_rgb=reader,
-        agreement_rgb=None, warnings=(WARNING,))
+        agreement_rgb=None, warnings=(WARNING,), intervals=analysis.intervals.summary())
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +69,9 @@ def test_pdf_is_one_page_that_names_the_image_model_and_limits(written: tuple[Pa
     pages, text = _pdf_text(pdf)
     assert pages == 1
     flat = " ".join(text.split())
+    assert facts.intervals.startswith("HR ")  # the measurement line read off the decoded leads
     for expected in ("ECG-AIO Review — report", facts.image_sha256, facts.weights_sha256, facts.model_version,
-                     DISCLAIMER, WARNING, facts.selected_line(), "dr_ada"):
+                     DISCLAIMER, WARNING, facts.selected_line(), "dr_ada", facts.intervals):
         assert expected in flat, expected
     # every label with its probability, and undefined metrics (mask-only ones here) as a dash
     for row in facts.labels:

@@ -175,8 +175,11 @@ def _draw(p: QtGui.QPainter, facts: ReportFacts, device_scale: float) -> None:
     half = (len(metrics) + 1) // 2
     pairs = [metrics[i] + (metrics[i + half] if i + half < len(metrics) else ("", "")) for i in range(half)]
     y_met = _table(p, mx, y0 + 55, [320, 215, 320, 215], [("Metric", "Value", "Metric", "Value"), *pairs], {0})
-    # warnings
     y = max(y_prob, y_met) + 50
+    if facts.intervals:  # the machine-style measurement line, read off the decoded leads
+        y += _text(p, QtCore.QRectF(MARGIN, y, width, 45),
+                   f"Intervals measured on the decoded leads (check with calipers): {facts.intervals}", 25).height() + 20
+    # warnings
     _text(p, QtCore.QRectF(MARGIN, y, width, 45), "Warnings", 28, bold=True)
     y += 50
     for sentence in facts.warnings or ("None.",):

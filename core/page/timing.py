@@ -37,7 +37,7 @@ def trace_extent(height_mm: np.ndarray, start_anchor: int, end_anchor: int, px_p
 
 def time_axis(start: float | None, end: float | None, paper_mm: np.ndarray, t0_s: float, t1_s: float,
               speed_mm_s: float, fallback: Callable[[float], float]) -> tuple[Callable[[float], float], bool]:
-    """t (s) -> strip column, and whether it was measured: from the trace's extent (``paper_mm``:
+    """t (s, scalar or array) -> strip column, and whether it was measured: from the trace's extent (``paper_mm``:
     paper mm at each strip column), else ``fallback`` (the reader's placement)."""
     columns = np.arange(len(paper_mm), dtype=np.float64)
     at = lambda px: float(np.interp(px, columns, paper_mm))  # noqa: E731
@@ -51,8 +51,8 @@ def time_axis(start: float | None, end: float | None, paper_mm: np.ndarray, t0_s
     else:
         return fallback, False
 
-    def column(t: float) -> float:
-        return float(np.interp(a + (t - t0_s) * mm_per_s, paper_mm, columns))
+    def column(t):  # a time (s) or an array of them -> strip column(s)
+        return np.interp(a + (np.asarray(t, np.float64) - t0_s) * mm_per_s, paper_mm, columns)
     return column, True
 
 

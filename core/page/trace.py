@@ -276,11 +276,11 @@ class RowReading:
 
     def x_mm_at(self, t_s: float) -> float:
         """The reader's page x (mm) where record time ``t_s`` is printed."""
-        return self.x0_mm + self.column_at(t_s) / self.px_per_mm
+        return float(self.x0_mm + self.column_at(t_s) / self.px_per_mm)
 
     def mv_at(self, times_s: np.ndarray, gain_mm_mv: float) -> tuple[np.ndarray, np.ndarray]:
         """mV (NaN in gaps) and confidence at record times ``times_s``."""
-        cols = np.array([self.column_at(float(t)) for t in times_s])
+        cols = np.asarray(self.column_at(np.asarray(times_s, np.float64)), np.float64)  # column_at takes arrays
         xs = np.arange(len(self.y_px))
         ok = np.isfinite(self.y_px)
         if ok.sum() < 2:

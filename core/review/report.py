@@ -81,6 +81,7 @@ class ReportFacts:
     reader_rgb: np.ndarray
     agreement_rgb: np.ndarray | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    intervals: str = ""  # measured on the decoded leads (``Intervals.summary``); "" when none were read
 
     def __post_init__(self) -> None:
         if self.selected not in BY_KEY:
@@ -138,7 +139,8 @@ def report_facts(analysis: Analysis, annotations: "Annotations", selected: str, 
         metrics=compare_maps(saliency, mask, geometry=analysis.geometry) if marked else {},
         model_rgb=overlay(rgb, saliency), reader_rgb=reader_rgb,
         agreement_rgb=agreement_image(rgb, agreement_codes(saliency, mask)) if marked else None,
-        warnings=tuple(warnings))
+        warnings=tuple(warnings),
+        intervals="" if analysis.intervals is None else analysis.intervals.summary())
 
 
 def metrics_rows(analysis: Analysis, annotations: "Annotations", *, image_name: str, reader: str) -> list[dict]:
