@@ -302,11 +302,11 @@ def test_an_internal_error_is_reported_as_one_exit_1(tmp_path: Path, fault, monk
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """A bug in the page reader (simulated) is an internal error, exit 1, one line; the
     traceback only with ECG_AIO_DEBUG=1."""
-    import core.page.detect
+    import core.analyze
 
     path = tmp_path / "page.png"
     cv2.imwrite(str(path), text_page(400, 300))
-    monkeypatch.setattr(core.page.detect, "detect_geometry", fault)
+    monkeypatch.setattr(core.analyze, "detect_geometry", fault)   # where info and analyze call it
     monkeypatch.delenv("ECG_AIO_DEBUG", raising=False)
     assert main(["info", str(path)]) == 1
     line = one_error(capsys.readouterr().err, kind="internal error")
