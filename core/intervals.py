@@ -6,7 +6,9 @@ same on whatever leads are printed at each moment (on a 3 x 4 page three leads p
 the rhythm strip), the way the 12SL and Glasgow programs build a global measurement:
 
 - **Beats** are the peaks of the leads' pooled slope energy (5-30 Hz band, each lead scaled
-  by its own spread so that one tall lead does not decide), at least 250 ms apart.
+  by its own spread, so that one tall lead does not decide), at least 250 ms apart, steep in at
+  least half the leads printed there (a line crossing one lead is not a beat), and not a much
+  gentler peak within 360 ms of a beat (its T wave, Pan & Tompkins' rule).
 - **QRS onset and offset**: where that energy, walking out from the beat's peak, falls below
   a small share of its height above the record's baseline level, or turns up again at a dip
   below 15 % of it. A lead read off paper steps by a pixel now and then, and those steps keep
@@ -24,7 +26,7 @@ the rhythm strip), the way the 12SL and Glasgow programs build a global measurem
   beat) when the deviation is not above the baseline's noise.
 
 Each interval is the median over the beats that have it, so one mis-read beat does not move
-it; a PVC's wide QRS is not the ECG's QRS duration, and beats more than 15 % premature are
+it (the heart rate is the average one); a PVC's wide QRS is not the ECG's QRS duration, and beats more than 15 % premature are
 left out of PR, QRS and QT. The constants were chosen on LUDB's ``train`` records against the
 cardiologists' delineation (``benchmarks/bench_intervals.py`` measures them on ``eval``).
 """
@@ -40,6 +42,10 @@ from scipy import signal as sps
 QRS_BAND_HZ = (5.0, 30.0)
 WAVE_LOWPASS_HZ = 12.0     # P and T: a 12-Hz low-pass keeps their shape, drops the reading's jitter
 MIN_RR_S = 0.25            # 240 bpm
+T_WAVE_S = 0.36            # a peak this soon after a beat ...
+T_WAVE_ENERGY = 0.25       # ... with under this share of its slope energy (half its slope) is a T wave
+BEAT_LEADS = 0.5           # a beat is steep in at least this share of the leads printed there
+BEAT_STEEP = 0.25          # ... reaching this share of its own 95th-percentile squared slope (half that slope)
 BEAT_HEIGHT = 0.3          # a beat's integrated energy reaches this share of the 98th percentile
 QRS_ON_SHARE = 0.02        # onset: energy falls to this share of the beat's height above the floor
 QRS_OFF_SHARE = 0.04
@@ -53,6 +59,7 @@ T_AREA_S = 0.13            # the area indicator's window
 P_SEARCH_S = (0.04, 0.30)  # the P wave's peak lies this long before the QRS onset
 P_ON_SHARE = 0.1
 P_MIN_MV = 0.02            # pooled P deviation needed to call a P wave present
+RR_IRREGULAR = 0.15        # RRs whose interquartile range exceeds this share of their median are irregular
 PREMATURE = 0.85           # a beat whose RR is under 85 % of the median is premature
 MIN_RUN_S = 0.6            # a stretch of a lead shorter than this is not filtered or used
 
@@ -73,7 +80,8 @@ class BeatMarks:
 class Intervals:
     """The record's intervals in ms (medians over beats), None where they cannot be read.
 
-    rr_ms: median beat-to-beat interval; heart_rate_bpm = 60000 / rr_ms. pr_ms: P onset to QRS
+    rr_ms: the average beat-to-beat interval (median in a regular rhythm, mean in an irregular
+    one); heart_rate_bpm = 60000 / rr_ms. pr_ms: P onset to QRS
     onset (None without P waves). qrs_ms: QRS onset to offset. qt_ms: QRS onset to T end.
     qtc_bazett_ms = QT / sqrt(RR s), qtc_fridericia_ms = QT / cbrt(RR s).
     """
@@ -135,7 +143,7 @@ def _measure(x: np.ndarray, fs: float) -> Intervals:
     qrs_band = _banded(x, fs, QRS_BAND_HZ)
     waves = _banded(x, fs, (0.5, WAVE_LOWPASS_HZ))
     energy = _pooled_slope(qrs_band, fs)
-    peaks = _beats(energy, fs)
+    peaks = _supported(_beats(energy, fs), _scaled_slope(qrs_band, fs), fs) if BEAT_LEADS else _beats(energy, fs)
     if len(peaks) < 2:
         return NO_INTERVALS
     rr = np.diff(peaks) / fs
@@ -154,7 +162,7 @@ def _measure(x: np.ndarray, fs: float) -> Intervals:
         beats.append(BeatMarks(peak / fs, on / fs, off / fs, None if p_on is None else p_on / fs,
                                None if t_end is None else t_end / fs, bool(premature)))
     regular = [b for b in beats if not b.premature]
-    rr_ms = median_rr * 1000.0
+    rr_ms = average_rr_s(rr) * 1000.0
 
     def median_ms(values: list[float]) -> float | None:
         return float(np.median(values)) * 1000.0 if values else None
@@ -167,6 +175,16 @@ def _measure(x: np.ndarray, fs: float) -> Intervals:
         tuple(beats), rr_ms, 60000.0 / rr_ms, pr, qrs, qt,
         None if qt is None else qtc_bazett_ms(qt, rr_ms),
         None if qt is None else qtc_fridericia_ms(qt, rr_ms))
+
+
+def average_rr_s(rr_s: np.ndarray) -> float:
+    """The rhythm's average RR (s): the median of a regular rhythm (one missed or extra beat
+    does not move it), the mean of an irregular one (in atrial fibrillation the median reports
+    the shorter intervals' faster rate). Irregular: the RRs' interquartile range over
+    ``RR_IRREGULAR`` of their median."""
+    median = float(np.median(rr_s))
+    q25, q75 = np.percentile(rr_s, [25, 75])
+    return float(np.mean(rr_s)) if (q75 - q25) > RR_IRREGULAR * median else median
 
 
 def _runs(finite: np.ndarray, min_len: int) -> list[tuple[int, int]]:
@@ -185,6 +203,33 @@ def _banded(x: np.ndarray, fs: float, band_hz: tuple[float, float]) -> np.ndarra
         for a, b in _runs(np.isfinite(x[lead]), int(MIN_RUN_S * fs)):
             out[lead, a:b] = sps.sosfiltfilt(sos, x[lead, a:b], padlen=min(b - a - 1, int(0.3 * fs)))
     return out
+
+
+def _scaled_slope(x: np.ndarray, fs: float) -> np.ndarray:
+    """Each lead's squared slope over its own 95th-percentile slope (1 at that slope)."""
+    slope = np.gradient(x, axis=1) * fs
+    scale = np.nanpercentile(np.abs(slope), 95, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (slope / np.where(scale > 0, scale, np.nan)) ** 2
+
+
+def _supported(peaks: np.ndarray, scaled: np.ndarray, fs: float) -> np.ndarray:
+    """The peaks where at least ``BEAT_LEADS`` of the leads printed within 40 ms of them reach
+    half their own 95th-percentile slope: a QRS shows in nearly every lead at once, a stray
+    stroke (a line crossing the trace, a lead-change mark at one row's end) in one. Trimming each lead's ends instead changed how many leads
+    the pooled energy averages at each moment, and beats were lost (3 of 11 on LUDB 2 as a
+    3 x 4 page)."""
+    half = int(0.04 * fs)
+    keep = []
+    for p in peaks:
+        seg = scaled[:, max(0, p - half):p + half + 1]
+        printed = np.isfinite(seg).any(axis=1)
+        if not printed.any():
+            continue
+        steep = np.nanmax(np.where(np.isfinite(seg[printed]), seg[printed], 0.0), axis=1) >= BEAT_STEEP
+        if steep.mean() >= BEAT_LEADS:
+            keep.append(p)
+    return np.array(keep, int)
 
 
 def _pooled_slope(x: np.ndarray, fs: float) -> np.ndarray:
@@ -211,9 +256,14 @@ def _beats(energy: np.ndarray, fs: float) -> np.ndarray:
     found, _ = sps.find_peaks(integrated, distance=int(MIN_RR_S * fs), height=BEAT_HEIGHT * top)
     # the integrated peak trails the complex: take the energy's own peak near it
     half = int(0.06 * fs)
-    return np.array([a + int(np.nanargmax(energy[a:b])) for a, b in
-                     ((max(0, p - half), min(len(energy), p + half)) for p in found)
-                     if np.isfinite(energy[a:b]).any()], int)
+    peaks = [a + int(np.nanargmax(energy[a:b])) for a, b in
+             ((max(0, p - half), min(len(energy), p + half)) for p in found) if np.isfinite(energy[a:b]).any()]
+    beats: list[int] = []
+    for peak in peaks:   # Pan & Tompkins' rule: soon after a beat, a much gentler slope is its T wave
+        if beats and peak - beats[-1] < T_WAVE_S * fs and energy[peak] < T_WAVE_ENERGY * energy[beats[-1]]:
+            continue
+        beats.append(peak)
+    return np.array(beats, int)
 
 
 def _qrs_span(energy: np.ndarray, peak: int, floor: float, fs: float) -> tuple[int, int]:

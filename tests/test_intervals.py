@@ -119,3 +119,29 @@ def test_analyze_reads_the_intervals_off_the_printed_page():
     assert read["heart_rate_bpm"] == pytest.approx(truth.heart_rate_bpm, abs=2)
     assert read["qrs_ms"] == pytest.approx(truth.qrs_ms, abs=20)
     assert read["qt_ms"] == pytest.approx(truth.qt_ms, abs=40)
+
+
+def test_the_average_rate_of_a_regular_rhythm_ignores_a_missed_beat_and_of_an_irregular_one_is_its_mean():
+    from core.intervals import average_rr_s
+
+    regular = np.array([0.8, 0.8, 0.81, 1.6, 0.79, 0.8, 0.8])      # one beat missed
+    assert average_rr_s(regular) == pytest.approx(0.8)
+    irregular = np.array([0.45, 0.5, 0.9, 0.48, 1.0, 0.47, 0.95, 0.5])   # flutter with variable block
+    assert average_rr_s(irregular) == pytest.approx(irregular.mean())
+
+
+def test_a_stroke_in_one_lead_is_not_a_beat():
+    """A line crossing one lead (or a lead-change mark at a row's end) is steep in that lead
+    only; a QRS is steep in every lead printed there."""
+    fs = 500.0
+    t = np.arange(int(10 * fs)) / fs
+    signals = np.zeros((12, t.size))
+    for r_s in np.arange(0.5, 10, 1.0):                      # 60 bpm, a QRS-like spike in every lead
+        signals += 1.0 * np.exp(-0.5 * ((t - r_s) / 0.012) ** 2)
+    signals += np.random.default_rng(1).normal(0, 0.01, signals.shape)
+    clean = measure_intervals(signals, fs)
+    stroke = signals.copy()
+    stroke[5, (t > 2.95) & (t < 3.0)] += 3.0                   # a 3-mV step up and back in aVF only
+    marked = measure_intervals(stroke, fs)
+    assert len(clean.beats) == 10 and len(marked.beats) == 10
+    assert marked.heart_rate_bpm == pytest.approx(60, abs=1)

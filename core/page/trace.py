@@ -353,8 +353,8 @@ class PageReading:
 def read_page(rgb: np.ndarray, geometry: Geometry, fs: float = 100.0, n_samples: int = 1000,
               px_per_mm: float | None = None) -> PageReading:
     """Read every panel's lead from the image (as loaded) and register each row's time; where
-    two panels show the same lead at the same time (a rhythm strip), the more confident sample
-    wins."""
+    two panels show the same lead at the same time (a rhythm strip), the panel with more
+    confident samples gives it and the other fills its gaps."""
     signals = np.full((len(LEADS), n_samples), np.nan, np.float32)
     confidence = np.zeros((len(LEADS), n_samples), np.float32)
     if geometry.page_to_image is None or not geometry.panels:
@@ -366,6 +366,7 @@ def read_page(rgb: np.ndarray, geometry: Geometry, fs: float = 100.0, n_samples:
     readings = {row: read_row(rgb, geometry, [panels[i] for i in members_of[row]], r) for row in rows}
     readings = _agreed(readings, {row: panels[members_of[row][0]] for row in rows})
     registered = sum(rd.registered for rd in readings.values())
+    readings_of: dict[int, list[tuple[float, np.ndarray, np.ndarray, np.ndarray]]] = {}
     for row in rows:
         reading, members = readings[row], members_of[row]
         for i in members:
@@ -377,15 +378,21 @@ def read_page(rgb: np.ndarray, geometry: Geometry, fs: float = 100.0, n_samples:
             lead = LEADS.index(canonical_lead(p.lead))
             idx = int(round(p.t0_s * fs)) + np.arange(n)
             keep = (idx >= 0) & (idx < n_samples)
-            idx, mv, conf = idx[keep], mv[keep], conf[keep]
-            better = conf > confidence[lead, idx]
-            signals[lead, idx[better]] = mv[better]
-            confidence[lead, idx[better]] = conf[better]
+            readings_of.setdefault(lead, []).append((float(conf[keep].sum()), idx[keep], mv[keep], conf[keep]))
             if reading.registered:
                 p = replace(p, box_mm=(reading.x_mm_at(p.t0_s), p.box_mm[1], reading.x_mm_at(p.t1_s), p.box_mm[3]))
             if np.isfinite(reading.zero_px):   # 0 mV where the trace's isoelectric line is printed
                 p = replace(p, baseline_mm=reading.top_mm + reading.zero_px / reading.px_per_mm)
             panels[i] = p
+    # where two panels print one lead at the same time (a rhythm strip), the panel with more
+    # confident samples in all (the longer one, unless it is mostly lost) gives the lead and the
+    # other only fills its gaps: switching sample by sample, or at the shorter panel's end, put
+    # steps into the lead where the two readings' baselines or timing differ, which read as beats
+    for lead, found in readings_of.items():
+        for _, idx, mv, conf in sorted(found, key=lambda f: f[0]):
+            read = np.isfinite(mv)
+            signals[lead, idx[read]] = mv[read]
+            confidence[lead, idx[read]] = conf[read]
     moved = Geometry.from_homography(geometry.image_size, geometry.layout, geometry.speed_mm_s, geometry.gain_mm_mv,
                                      geometry.page_to_image, tuple(panels), geometry.confidence)
     return PageReading(moved, signals, confidence, fs, (registered, len(rows)))

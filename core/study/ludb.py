@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from core.atomic import write_jpeg
+from core.intervals import average_rr_s
 from core.io.records import RecordRow, data_dir, read_labels, record_path
 from core.labels import LABELS
 from core.review import store
@@ -75,7 +76,8 @@ def delineated_intervals(row: RecordRow) -> dict[str, float | None]:
     """The cardiologists' intervals of a LUDB record in ms, as ``core.intervals`` reads them:
     medians over the beats that are not premature of PR (P onset to QRS onset), QRS (each
     lead's own onset to offset, median over leads: the leads' marks scatter), QT (earliest QRS
-    onset to latest T offset), and the median RR of all beats. None where the delineation does
+    onset to latest T offset), and the average RR of all beats as ``core.intervals`` takes it
+    (median, or mean in an irregular rhythm). None where the delineation does
     not give one (PR without a P wave before at least half the beats)."""
     fs = 500.0  # LUDB's sample rate, which its delineation counts in
     beats = find_beats(read_delineation(record_path(row)) or {}, fs)
@@ -90,7 +92,7 @@ def delineated_intervals(row: RecordRow) -> dict[str, float | None]:
     def median(values: list[float]) -> float | None:
         return float(np.median(values)) if len(values) >= 2 else None
 
-    return {"rr_ms": float(np.median(np.diff([b.peak for b in beats]))) * ms,
+    return {"rr_ms": average_rr_s(np.diff([b.peak for b in beats]) * ms / 1000.0) * 1000.0,
             "pr_ms": median(pr) if len(pr) >= len(regular) / 2 else None,
             "qrs_ms": median([b.qrs_width * ms for b in regular]),
             "qt_ms": median(qt)}
