@@ -101,12 +101,14 @@ def main() -> None:
     args = parser.parse_args()
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     from app.review.window import ReviewWindow
+    from app.review.workers import freeze_startup_heap
     from core.review.annotations import Annotations
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         settings = QtCore.QSettings(str(folder / "s.ini"), QtCore.QSettings.Format.IniFormat)
         window = ReviewWindow(settings=settings, reader="bench", device="cpu")
+        freeze_startup_heap()   # as ecg-aio-review's main does
         window.resize(1400, 900)
         window.show()
         probe = StallProbe()

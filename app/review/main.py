@@ -79,9 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.self_test:
         return SelfTest(app, device=args.device).run()
     from app.review.window import ReviewWindow
+    from app.review.workers import freeze_startup_heap
 
     window = ReviewWindow(reader=args.reader, device=args.device)
     window.show()
+    freeze_startup_heap()
     if window.reader is None:
         QtCore.QTimer.singleShot(0, window.ask_reader)
     if args.path is not None:
