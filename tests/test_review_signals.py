@@ -121,3 +121,23 @@ def test_cabrera_pages_show_avr_inverted_as_printed(panel: SignalsPanel, geometr
     np.testing.assert_allclose(panel.curves[avr].getData()[1] - base, -upright, atol=1e-5)
     lead_i = next(i for i, p in enumerate(geometry.panels) if p.lead == "I")
     assert np.nanmax(panel.curves[lead_i].getData()[1] - panel._spans[lead_i][4]) > 0.5  # others unchanged
+
+
+def test_the_intervals_line_and_where_each_beat_was_measured(panel: SignalsPanel, geometry: Geometry) -> None:
+    """The measurement line above the leads, and each beat's QRS onset drawn in every panel
+    that prints its moment, at that moment's place on the panel."""
+    from core.intervals import BeatMarks, Intervals
+
+    beats = tuple(BeatMarks(r_s=t + 0.04, qrs_on_s=t, qrs_off_s=t + 0.09, p_on_s=t - 0.16, t_end_s=t + 0.4,
+                            premature=False) for t in (1.0, 3.6))
+    found = Intervals(beats, 2600.0, 23.1, 160.0, 90.0, 400.0, 248.1, 290.0)
+    panel.set_signals(_sines(geometry), FS_HZ, geometry, QUALITY, found)
+    assert panel.intervals.isVisible() and found.summary() in panel.intervals.text()
+    xs, _ = panel.beat_marks["qrs_on_s"].getData()
+    printing = [(i, p, t) for i, p in enumerate(geometry.panels) for t in (1.0, 3.6) if p.t0_s <= t < p.t1_s]
+    assert len(xs) == 2 * len(printing) and len(printing) >= 4   # two columns and the rhythm strip
+    expected = sorted(panel._spans[i][0] + t - p.t0_s for i, p, t in printing)
+    np.testing.assert_allclose(sorted(xs[::2]), expected, atol=1e-6)
+    assert set(panel.beat_marks) == {"p_on_s", "qrs_on_s", "qrs_off_s", "t_end_s"}
+    panel.show_message("Blinded reading: hidden.")
+    assert panel.beat_marks == {} and not panel.intervals.isVisible()

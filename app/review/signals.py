@@ -14,6 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from core.intervals import Intervals
 from core.labels import LEADS, canonical_lead
 from core.page.geometry import Geometry
 from core.synth.paper import lead_caption, lead_sign
@@ -23,6 +24,11 @@ NO_GEOMETRY = "No leads decoded: the page geometry was not found."
 NO_SAMPLES = "No leads decoded: the decoder read no samples in the panels found."
 MINOR_S, MINOR_MV, MAJOR_S, MAJOR_MV = 0.04, 0.1, 0.2, 0.5
 _PINK_MINOR, _PINK_MAJOR = (246, 196, 204), (232, 130, 150)
+#: Where the intervals were measured, drawn across each panel: (BeatMarks field, colour, words).
+#: Not purple: that is the network's attribution.
+MARKS = (("p_on_s", (110, 110, 110, 170), "P onset"), ("qrs_on_s", (0, 130, 140, 190), "QRS onset"),
+         ("qrs_off_s", (0, 130, 140, 190), "QRS offset"), ("t_end_s", (220, 120, 0, 190), "T end"))
+MARK_MV = 0.6   # the marks are ticks this tall (6 mm) at the foot of each panel, clear of the trace
 
 
 def _grid_lines(x1_s: float, y1_mv: float, step_s: float, step_mv: float) -> tuple[np.ndarray, np.ndarray]:
@@ -61,6 +67,7 @@ class SignalsPanel(QtWidgets.QWidget):
         for widget in (self.title, self.intervals, self.plot, self.message, self.quality):
             layout.addWidget(widget)
         self.curves: list[pg.PlotDataItem] = []
+        self.beat_marks: dict[str, pg.PlotCurveItem] = {}  # field of BeatMarks -> its lines
         self.marker = pg.PlotDataItem(pen=pg.mkPen((128, 0, 160), width=2))
         self._spans: list[tuple[float, float, float, float, float]] = []  # x0, x1, y0, y1, baseline per panel
         self._geometry: Geometry | None = None
@@ -71,16 +78,21 @@ class SignalsPanel(QtWidgets.QWidget):
 
     # --- drawing -------------------------------------------------------------------------
     def set_signals(self, signals: np.ndarray | None, fs_hz: float, geometry: Geometry | None, quality: str,
-                    intervals: str = "") -> None:
+                    intervals: Intervals | None = None) -> None:
         """Draw ``signals`` (12, n) mV at ``fs_hz`` in the panels of ``geometry``, or say why not.
 
         quality: the decoder's measured quality (from the model card's limits), shown beneath.
-        intervals: the intervals measured on these leads (``Intervals.summary``), shown above.
+        intervals: measured on these leads: the line above the plot, and each beat's P onset,
+        QRS onset and offset and T end as ticks at the foot of the panels (``MARKS``), so that a
+        reader sees where each number comes from.
         """
-        self.intervals.setText(f"<b>Measured on these leads:</b> {intervals}" if intervals else "")
-        self.intervals.setVisible(bool(intervals))
+        text = "" if intervals is None else intervals.summary()
+        self.intervals.setText(f"<b>Measured on these leads:</b> {text}<br><small>Where, in ticks under each "
+                               "lead: P onset grey, QRS onset and offset teal, T end orange.</small>" if text else "")
+        self.intervals.setVisible(bool(text))
         self.plot.clear()
         self.curves, self._spans, self._last = [], [], None
+        self.beat_marks = {}
         self._geometry, self._fs_hz = geometry, float(fs_hz)
         self.quality.setText(quality)
         if geometry is None or not geometry.panels:
@@ -98,7 +110,7 @@ class SignalsPanel(QtWidgets.QWidget):
         y_end = max(s[3] for s in self._spans)
         for step_s, step_mv, colour in ((MINOR_S, MINOR_MV, _PINK_MINOR), (MAJOR_S, MAJOR_MV, _PINK_MAJOR)):
             gx, gy = _grid_lines(x_end, y_end, step_s, step_mv)
-            self.plot.addItem(pg.PlotCurveItem(gx, gy, connect="pairs", pen=pg.mkPen(colour, width=1)))
+            self.plot.addItem(pg.PlotCurveItem(gx, gy, connect="pairs", pen=pg.mkPen(colour, width=2)))
         t = np.arange(signals.shape[1]) / fs_hz
         for p, (x0, _, _, y1, base) in zip(geometry.panels, self._spans):
             row = signals[LEADS.index(canonical_lead(p.lead))]
@@ -111,16 +123,35 @@ class SignalsPanel(QtWidgets.QWidget):
             label = pg.TextItem(lead_caption(geometry.layout, p.lead), color="k", anchor=(0, 0))
             label.setPos(x0 + 0.05, y1)
             self.plot.addItem(label)
+        if intervals is not None and intervals.beats:
+            self._draw_marks(geometry, intervals)
         self.plot.addItem(self.marker)
         self.marker.setData([], [])
         self.plot.setRange(xRange=(0, x_end), yRange=(0, y_end), padding=0.01)
         self.message.hide()
         self.plot.show()
 
+    def _draw_marks(self, geometry: Geometry, intervals: Intervals) -> None:
+        """Each beat's marks as ticks at the foot of the panels that print their moment."""
+        for field, colour, _ in MARKS:
+            xs, ys = [], []
+            times = [getattr(b, field) for b in intervals.beats]
+            for p, (x0, _, y0, _, _) in zip(geometry.panels, self._spans):
+                for t_s in times:
+                    if t_s is not None and p.t0_s <= t_s < p.t1_s:
+                        x = x0 + t_s - p.t0_s
+                        xs += [x, x]
+                        ys += [y0, y0 + MARK_MV]
+            if xs:
+                item = pg.PlotCurveItem(np.array(xs), np.array(ys), connect="pairs", pen=pg.mkPen(colour, width=2))
+                self.plot.addItem(item)
+                self.beat_marks[field] = item
+
     def show_message(self, sentence: str) -> None:
         """Nothing to draw: say why (e.g. hidden in blinded reading)."""
         self.plot.clear()
         self.curves, self._spans, self._last = [], [], None
+        self.beat_marks = {}
         self.quality.clear()
         self.intervals.clear()
         self.intervals.hide()

@@ -296,8 +296,7 @@ class ReviewWindow(ActionsMixin, AnalysisMixin, WorklistMixin, LayersMixin, Anno
             return
         if self._signals_shown is not a:
             self._signals_shown = a
-            self.signals.set_signals(a.explanation.signals, a.signals_fs_hz, a.geometry, READING_NOTE,
-                                     "" if a.intervals is None else a.intervals.summary())
+            self.signals.set_signals(a.explanation.signals, a.signals_fs_hz, a.geometry, READING_NOTE, a.intervals)
         self.diagnoses.show_analysis(a, self.selected)
         self.diagnoses.select(self.selected)
         key = self.selected
