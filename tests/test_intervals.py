@@ -145,3 +145,24 @@ def test_a_stroke_in_one_lead_is_not_a_beat():
     marked = measure_intervals(stroke, fs)
     assert len(clean.beats) == 10 and len(marked.beats) == 10
     assert marked.heart_rate_bpm == pytest.approx(60, abs=1)
+
+
+@needs_data
+def test_a_lead_change_mark_across_every_row_is_not_a_beat():
+    """Where a 3 x 4 page changes lead, a printer may draw a stroke in every row at once; the
+    rhythm strip, printed across the change, shows no beat there."""
+    checked = 0
+    for number in SINUS:
+        signals, fs, _ = record(number)
+        page = as_printed_3x4(signals, fs)
+        beats = [b.r_s for b in measure_intervals(page, fs).beats]
+        if min(abs(np.array(beats) - 2.5)) < 0.4:
+            continue                                         # a beat near the change: not this test
+        marked = page.copy()
+        start = int(2.5 * fs)
+        for lead in ("aVR", "aVL", "aVF"):                  # each column-2 lead starts with a stroke
+            marked[LEADS.index(lead), start:start + int(0.015 * fs)] += 1.5
+        found = [b.r_s for b in measure_intervals(marked, fs).beats]
+        assert len(found) == len(beats) and np.allclose(found, beats, atol=0.04), number
+        checked += 1
+    assert checked >= 2
