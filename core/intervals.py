@@ -45,7 +45,8 @@ MIN_RR_S = 0.25            # 240 bpm
 T_WAVE_S = 0.36            # a peak this soon after a beat ...
 T_WAVE_ENERGY = 0.25       # ... with under this share of its slope energy (half its slope) is a T wave
 BEAT_LEADS = 0.5           # a beat is steep in at least this share of the leads printed there
-BEAT_STEEP = 0.25          # ... reaching this share of its own 95th-percentile squared slope (half that slope)
+BEAT_STEEP = 0.5           # ... reaching half its own 95th-percentile squared slope (0.25 took a stroke
+                           # at a lead change on the bundled real scan for a beat; LUDB train unchanged)
 BEAT_HEIGHT = 0.3          # a beat's integrated energy reaches this share of the 98th percentile
 QRS_ON_SHARE = 0.02        # onset: energy falls to this share of the beat's height above the floor
 QRS_OFF_SHARE = 0.04
@@ -215,7 +216,7 @@ def _scaled_slope(x: np.ndarray, fs: float) -> np.ndarray:
 
 def _supported(peaks: np.ndarray, scaled: np.ndarray, fs: float) -> np.ndarray:
     """The peaks where at least ``BEAT_LEADS`` of the leads printed throughout the 40 ms around
-    them reach half their own 95th-percentile slope (of all leads printed there when none
+    them reach 0.7 of their own 95th-percentile slope (of all leads printed there when none
     spans them). A QRS shows in nearly every lead at once; a line crossing one lead does not.
     Where a printer changes lead it draws a stroke from one lead's level to the next in every
     row at once, which only the leads printed across the change (a rhythm strip) tell from a
