@@ -7,8 +7,9 @@ the rhythm strip), the way the 12SL and Glasgow programs build a global measurem
 
 - **Beats** are the peaks of the leads' pooled slope energy (5-30 Hz band, each lead scaled
   by its own spread, so that one tall lead does not decide), at least 250 ms apart, steep in at
-  least half the leads printed there (a line crossing one lead is not a beat), and not a much
-  gentler peak within 360 ms of a beat (its T wave, Pan & Tompkins' rule).
+  least half the leads printed throughout them (a line crossing one lead, a lead-change stroke
+  at a column boundary, is not a beat), and not a much gentler peak within 360 ms of a beat
+  (its T wave, Pan & Tompkins' rule).
 - **QRS onset and offset**: where that energy, walking out from the beat's peak, falls below
   a small share of its height above the record's baseline level, or turns up again at a dip
   below 15 % of it. A lead read off paper steps by a pixel now and then, and those steps keep
@@ -19,15 +20,15 @@ the rhythm strip), the way the 12SL and Glasgow programs build a global measurem
   point after the T wave's peak where the area between the trace over the preceding 130 ms
   and that point's level is largest, which is where the descent flattens out. It depends on
   an area, not on one slope, so the reading's jitter moves it little (on LUDB ``train`` it
-  read QT to a median 11 ms of the cardiologists, the tangent method to 22 ms). The beat's T
+  read QT to a median 12 ms of the cardiologists, the tangent method to 22 ms). The beat's T
   end is the median over the leads.
 - **P onset**: where the leads' pooled deviation before the QRS, walking back from the P
   wave's peak, falls below a share of that peak; no P (atrial fibrillation, a junctional
   beat) when the deviation is not above the baseline's noise.
 
 Each interval is the median over the beats that have it, so one mis-read beat does not move
-it (the heart rate is the average one); a PVC's wide QRS is not the ECG's QRS duration, and beats more than 15 % premature are
-left out of PR, QRS and QT. The constants were chosen on LUDB's ``train`` records against the
+it; a PVC's wide QRS is not the ECG's QRS duration, and beats more than 15 % premature are
+left out of PR, QRS and QT. The heart rate is the average one (``average_rr_s``). The constants were chosen on LUDB's ``train`` records against the
 cardiologists' delineation (``benchmarks/bench_intervals.py`` measures them on ``eval``).
 """
 from __future__ import annotations
@@ -160,7 +161,7 @@ def _measure(x: np.ndarray, fs: float) -> Intervals:
         t_end = _t_end(waves, on, off, rr_here, fs)
         prev_end = beats[-1].t_end_s if beats and beats[-1].t_end_s is not None else None
         p_on = _p_onset(waves, on, fs, None if prev_end is None else int(prev_end * fs))
-        beats.append(BeatMarks(peak / fs, on / fs, off / fs, None if p_on is None else p_on / fs,
+        beats.append(BeatMarks(float(peak / fs), on / fs, off / fs, None if p_on is None else p_on / fs,
                                None if t_end is None else t_end / fs, bool(premature)))
     regular = [b for b in beats if not b.premature]
     rr_ms = average_rr_s(rr) * 1000.0
