@@ -422,6 +422,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     for entry in json.loads((args.out / "result.json").read_text())["labels"]:
         mark = "withheld" if result.withheld is not None else "POSITIVE" if entry["positive"] else "negative"
         print(f"{entry['name']:>5}  {entry['probability']:.3f}  {mark:8}  {entry['where']['summary']}")
+    if result.intervals is not None and result.intervals.beats:
+        print(f"intervals  {result.intervals.summary()} (read off the decoded leads: check with calipers)")
     print(f"results in {args.out}/")
     return 0
 
