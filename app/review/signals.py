@@ -110,7 +110,7 @@ class SignalsPanel(QtWidgets.QWidget):
         y_end = max(s[3] for s in self._spans)
         for step_s, step_mv, colour in ((MINOR_S, MINOR_MV, _PINK_MINOR), (MAJOR_S, MAJOR_MV, _PINK_MAJOR)):
             gx, gy = _grid_lines(x_end, y_end, step_s, step_mv)
-            self.plot.addItem(pg.PlotCurveItem(gx, gy, connect="pairs", pen=pg.mkPen(colour, width=2)))
+            self.plot.addItem(pg.PlotCurveItem(gx, gy, connect="pairs", pen=pg.mkPen(colour, width=1)))
         t = np.arange(signals.shape[1]) / fs_hz
         for p, (x0, _, _, y1, base) in zip(geometry.panels, self._spans):
             row = signals[LEADS.index(canonical_lead(p.lead))]
