@@ -132,8 +132,8 @@ def qtc_fridericia_ms(qt_ms: float, rr_ms: float) -> float:
 def measure_intervals(signals: np.ndarray, fs: float) -> Intervals:
     """The intervals of a (leads, n) mV signal at ``fs`` Hz, NaN where a lead is not printed.
 
-    Works on any subset of leads at each moment; a record with under three beats, or no lead
-    printed for longer than a beat, gives what it can (None for the rest)."""
+    Works on any subset of leads at each moment; a record with under two beats gives
+    ``NO_INTERVALS``, one without P waves or T waves gives None for PR or QT."""
     with warnings.catch_warnings():  # leads not printed at a moment are NaN there, by design
         warnings.simplefilter("ignore", RuntimeWarning)
         return _measure(np.asarray(signals, np.float64), fs)
@@ -144,8 +144,9 @@ def _measure(x: np.ndarray, fs: float) -> Intervals:
         return NO_INTERVALS
     qrs_band = _banded(x, fs, QRS_BAND_HZ)
     waves = _banded(x, fs, (0.5, WAVE_LOWPASS_HZ))
-    energy = _pooled_slope(qrs_band, fs)
-    peaks = _supported(_beats(energy, fs), _scaled_slope(qrs_band, fs), fs) if BEAT_LEADS else _beats(energy, fs)
+    scaled = _scaled_slope(qrs_band, fs)
+    energy = _pooled_slope(scaled, fs)
+    peaks = _supported(_beats(energy, fs), scaled, fs)
     if len(peaks) < 2:
         return NO_INTERVALS
     rr = np.diff(peaks) / fs
@@ -240,15 +241,10 @@ def _supported(peaks: np.ndarray, scaled: np.ndarray, fs: float) -> np.ndarray:
     return np.array(keep, int)
 
 
-def _pooled_slope(x: np.ndarray, fs: float) -> np.ndarray:
-    """The leads' mean squared slope, each lead scaled by its own 95th-percentile slope, smoothed
-    over 20 ms; NaN where no lead is printed."""
-    slope = np.gradient(x, axis=1) * fs
-    scale = np.nanpercentile(np.abs(slope), 95, axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        scaled = (slope / np.where(scale > 0, scale, np.nan)) ** 2
-        pooled = np.nanmean(np.where(np.isfinite(scaled), scaled, np.nan), axis=0) \
-            if np.isfinite(scaled).any() else np.full(x.shape[1], np.nan)
+def _pooled_slope(scaled: np.ndarray, fs: float) -> np.ndarray:
+    """The leads' mean scaled squared slope (``_scaled_slope``), smoothed over 20 ms; NaN where
+    no lead is printed."""
+    pooled = np.nanmean(scaled, axis=0) if np.isfinite(scaled).any() else np.full(scaled.shape[1], np.nan)
     k = max(1, int(0.02 * fs))
     filled = np.nan_to_num(pooled)
     return np.where(np.isfinite(pooled), np.convolve(filled, np.ones(k) / k, mode="same"), np.nan)

@@ -219,7 +219,6 @@ def _record_sample(split: str, required: frozenset[str], rng: np.random.Generato
     return sample_from_record(rows[int(rng.integers(len(rows)))])
 
 
-
 def _paper_json(spec: PaperSpec, styled: bool = False) -> dict[str, Any]:
     """The sidecar's paper; a styled page adds its style fields (studio sidecars stay as they were)."""
     paper = {
