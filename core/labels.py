@@ -23,6 +23,17 @@ DEFAULT_RHYTHM: dict[str, tuple[str, ...]] = {  # per layout: full-length rhythm
 }
 
 
+def lead_sign(layout: str | None, lead: str) -> float:
+    """+1, or -1 for the aVR panel of a Cabrera layout (printed as -aVR): the sign a panel is
+    printed with, and read back with."""
+    return -1.0 if lead == "aVR" and (layout or "").startswith("cabrera-") else 1.0
+
+
+def lead_caption(layout: str | None, lead: str) -> str:
+    """The name printed beside a panel ('-aVR' for the inverted Cabrera aVR)."""
+    return "-aVR" if lead_sign(layout, lead) < 0 else lead
+
+
 @dataclass(frozen=True)
 class Label:
     """One diagnosis the network reports.

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from core.labels import LABELS, LEADS
+from core.labels import LABELS, LEADS, lead_sign
 from core.page.geometry import Geometry
-from core.synth.paper import (GRID_COLOURS, LAYOUTS, PaperSpec, lead_sign, layout_panels,
+from core.synth.paper import (GRID_COLOURS, LAYOUTS, PaperSpec, layout_panels,
                               random_spec)
 from core.synth.render import page_size_px, render_page
 from core.synth.sample import EcgSample

@@ -189,3 +189,14 @@ def test_a_registered_box_maps_time_both_ways_by_its_own_width():
     (x, y), = g2.signal_to_pixel(0, np.array([p.t0_s + 1.7]), np.array([0.3]))
     i, t, mv = g2.pixel_to_signal(x, y)
     assert i == 0 and t == pytest.approx(p.t0_s + 1.7, abs=1e-6) and mv == pytest.approx(0.3, abs=1e-6)
+
+
+def test_a_cabrera_page_prints_minus_avr_and_gives_avr_back_with_its_own_sign():
+    page = make_page(SynthOptions(n=1, seed=5, domain="clean", source="sim", dpi=150, layout="cabrera-3x4"), 0)
+    assert page.geometry.layout == "cabrera-3x4"
+    signals = read_page(page.image, page.geometry).signals
+    truth, known = decoder_signals(page.sample), printed_mask(page.geometry) > 0
+    avr = LEADS.index("aVR")
+    k = known[avr] & np.isfinite(signals[avr])
+    assert k.sum() > 200
+    assert np.corrcoef(truth[avr][k], signals[avr][k])[0, 1] > 0.8

@@ -15,9 +15,8 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from core.intervals import Intervals
-from core.labels import LEADS, canonical_lead
+from core.labels import LEADS, canonical_lead, lead_caption, lead_sign
 from core.page.geometry import Geometry
-from core.synth.paper import lead_caption, lead_sign
 
 TITLE = "Decoded leads — approximate"
 NO_GEOMETRY = "No leads decoded: the page geometry was not found."

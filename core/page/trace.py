@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from core.labels import LEADS, canonical_lead
+from core.labels import LEADS, canonical_lead, lead_sign
 from core.page.geometry import Geometry, Panel
 from core.page.ruler import grid_ruler
 from core.page.timing import ANCHOR_MM, MAX_SPEED_ERROR, SEARCH_MM, time_axis, trace_extent
@@ -375,6 +375,7 @@ def read_page(rgb: np.ndarray, geometry: Geometry, fs: float = 100.0, n_samples:
             mv, conf = reading.mv_at(p.t0_s + np.arange(n) / fs, geometry.gain_mm_mv)
             wild = _off_row(mv, (p.box_mm[3] - p.box_mm[1]) / geometry.gain_mm_mv, fs)
             mv[wild], conf[wild] = np.nan, 0.0
+            mv *= lead_sign(geometry.layout, p.lead)   # a Cabrera page prints -aVR
             lead = LEADS.index(canonical_lead(p.lead))
             idx = int(round(p.t0_s * fs)) + np.arange(n)
             keep = (idx >= 0) & (idx < n_samples)

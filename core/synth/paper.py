@@ -10,7 +10,7 @@ Page coordinates are millimetres on the paper, origin at its top-left corner, x 
 - 12x1: every lead over the whole row time T, one per row.
 - Cabrera: limb leads in the order aVL, I, -aVR, II, aVF, III. The -aVR panel keeps
   ``Panel.lead == 'aVR'`` but prints the inverted signal; the geometry says so by its layout name
-  ``'cabrera-<layout>'`` and :func:`lead_sign` gives the sign to print (and to read back) with.
+  ``'cabrera-<layout>'`` and ``core.labels.lead_sign`` gives the sign to print (and to read back) with.
 
 Speed: the row time T is the record's duration at 25 mm/s (10 s -> 250 mm). At 50 mm/s a row
 holds only half of it (10 s record -> its first 5 s, 250 mm): every layout may use 50 mm/s, its
@@ -154,16 +154,6 @@ class PaperSpec:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "PaperSpec":
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
-
-
-def lead_sign(layout: str | None, lead: str) -> float:
-    """+1, or -1 for the aVR panel of a Cabrera layout (printed as -aVR)."""
-    return -1.0 if lead == "aVR" and (layout or "").startswith("cabrera-") else 1.0
-
-
-def lead_caption(layout: str | None, lead: str) -> str:
-    """The name printed beside a panel ('-aVR' for the inverted Cabrera aVR)."""
-    return "-aVR" if lead_sign(layout, lead) < 0 else lead
 
 
 def row_time_s(spec: PaperSpec, duration_s: float = 10.0) -> float:

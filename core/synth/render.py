@@ -14,9 +14,9 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from core.labels import lead_caption, lead_sign
 from core.page.geometry import Geometry, Panel
-from core.synth.paper import (CAL_PULSE_S, TRACE_COLOURS, PaperSpec, cal_lead_in_mm, lead_caption,
-                              lead_sign, layout_panels)
+from core.synth.paper import CAL_PULSE_S, TRACE_COLOURS, PaperSpec, cal_lead_in_mm, layout_panels
 from core.synth.sample import EcgSample
 from core.synth.styles import (FONT_FACES, HEADER_STREAM, HeaderValues, copy_page, machine_footer,
                                machine_header, style_rng)
