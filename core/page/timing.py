@@ -37,17 +37,18 @@ def trace_extent(height_mm: np.ndarray, start_anchor: int, end_anchor: int, px_p
 
 def time_axis(start: float | None, end: float | None, paper_mm: np.ndarray, t0_s: float, t1_s: float,
               speed_mm_s: float, fallback: Callable[[float], float]) -> tuple[Callable[[float], float], bool]:
-    """t (s, scalar or array) -> strip column, and whether it was measured: from the trace's extent (``paper_mm``:
-    paper mm at each strip column), else ``fallback`` (the reader's placement)."""
+    """t (s, scalar or array) -> strip column, and whether it was measured: from the strip columns
+    (fractional) where ``t0_s`` and ``t1_s`` are printed (``paper_mm``: paper mm at each strip
+    column), else ``fallback`` (the reader's placement)."""
     columns = np.arange(len(paper_mm), dtype=np.float64)
     at = lambda px: float(np.interp(px, columns, paper_mm))  # noqa: E731
     nominal = (t1_s - t0_s) * speed_mm_s
-    if start is not None and end is not None and abs((at(end + 1) - at(start)) / nominal - 1) <= MAX_SPEED_ERROR:
-        a, mm_per_s = at(start), (at(end + 1) - at(start)) / (t1_s - t0_s)
+    if start is not None and end is not None and abs((at(end) - at(start)) / nominal - 1) <= MAX_SPEED_ERROR:
+        a, mm_per_s = at(start), (at(end) - at(start)) / (t1_s - t0_s)
     elif start is not None:
         a, mm_per_s = at(start), speed_mm_s
     elif end is not None:
-        a, mm_per_s = at(end + 1) - nominal, speed_mm_s
+        a, mm_per_s = at(end) - nominal, speed_mm_s
     else:
         return fallback, False
 
