@@ -463,3 +463,24 @@ def test_cabrera_order_is_claimed_when_all_but_one_of_six_names_say_so():
     assert _cabrera(Names([1.0, 1.0, 6.4], [1.8, 4.9, 2.0]), rows, "3x4+1", 0.0)[0]   # aVL misread
     assert not _cabrera(Names([1.2, 1.1, 4.5], [5.0, 5.0, 5.0]), rows, "3x4+1", 0.0)[0]
     assert not _cabrera(Names([1.0, 1.0, 1.0], [4.8, 5.0, 4.9]), rows, "3x4+1", 0.0)[0]
+
+
+def test_a_scan_of_plain_paper_is_not_bent_by_lines_that_are_not_a_grid():
+    """On a gridless page the "grid" vanishing points come from header text, handwriting and the
+    traces; this one's bent the flat scan by up to 10 mm. With the scale measured from the pulses
+    (no grid), the page is rectified again without them."""
+    from itertools import islice
+
+    from core.train.evaluate import record_pages
+
+    if not (data_dir() / "labels.csv").is_file():
+        pytest.skip("the shared records are not here (../shared/data beside the clone, or ECG_AIO_DATA)")
+    page = list(islice(record_pages("val", "scan", None, seed=11, dpi=200), 2))[-1]
+    found = detect_geometry(page.image).geometry
+    assert found is not None and found.layout == page.geometry.layout
+    grid = np.array([(x, y) for y in np.linspace(30, 180, 6) for x in np.linspace(20, 270, 26)], np.float64)
+    pixels = cv2.perspectiveTransform(grid[None], np.asarray(page.geometry.page_to_image))
+    back = cv2.perspectiveTransform(pixels, np.linalg.inv(np.asarray(found.page_to_image)))[0]
+    affine = np.c_[grid, np.ones(len(grid))]
+    coef, *_ = np.linalg.lstsq(affine, back, rcond=None)
+    assert np.abs(back - affine @ coef).max() < 0.5   # mm: the reader's frame is the paper's, up to scale and shift

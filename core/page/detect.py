@@ -25,6 +25,7 @@ from core.page.rectify import Rectification, rectify
 
 WORK_MAX_SIDE = 1200
 ROW_MM = 250.0  # a full row: 10 s at 25 mm/s
+ROW_SPREAD_MARGIN_MM = 3.0   # a flat rectification must make the rows this much more equal to be chosen
 MIN_CONTINUITY = 0.045  # trace rows are drawn lines, not lines of text (panels.trace_continuity)
 
 
@@ -67,13 +68,15 @@ def detect_geometry(rgb: np.ndarray) -> PageResult:
     work, to_work = _working_copy(rgb)
     if float(work.std()) < 2.0:
         return PageResult(None, False, "Not an ECG: the image is blank.", clock.done())
-    page = _upright(work, rectify(work))
-    clock.lap("rectify")
-    found = _calibrate(page)
-    if found.rows and page_is_upside_down(found.rows):
-        page = _page(work, page.rect.turned(2))
-        found = _calibrate(page)
-    clock.lap("calibrate")
+    page, found = _calibrated(work, rectify(work))
+    if found.calibration.ok and found.calibration.method != "grid" and page.rect.method == "grid":
+        # no grid measured the scale, so the "grid" lines that set the perspective may have been
+        # something else (text, traces, a shadow's edge), which bent gridless scans by up to 10 mm
+        flat, again = _calibrated(work, rectify(work, grid_lines=False))
+        if (again.calibration.ok and len(again.rows) >= len(found.rows)
+                and _row_spread_mm(again) < _row_spread_mm(found) - ROW_SPREAD_MARGIN_MM):
+            page, found = flat, again
+    clock.lap("rectify and calibrate")
     cal, rows = found.calibration, found.rows
     if not cal.ok:
         return PageResult(None, found.seen_grid and found.seen_rows, _why_not(found), clock.done())
@@ -111,6 +114,17 @@ def _page(work: np.ndarray, rect: Rectification) -> _Page:
     return _Page(rect, image, ink, faint, grid_signal(image, d, ink))
 
 
+def _calibrated(work: np.ndarray, rect: Rectification) -> tuple[_Page, "_Scale"]:
+    """The page upright under ``rect`` (quarter turns from the ink, half turns from the rows)
+    and the scale its rows fit best."""
+    page = _upright(work, rect)
+    found = _calibrate(page)
+    if found.rows and page_is_upside_down(found.rows):
+        page = _page(work, page.rect.turned(2))
+        found = _calibrate(page)
+    return page, found
+
+
 def _upright(work: np.ndarray, rect: Rectification) -> _Page:
     """The rectified page, turned a quarter when its trace rows run vertically."""
     page = _page(work, rect)
@@ -122,12 +136,14 @@ def _upright(work: np.ndarray, rect: Rectification) -> _Page:
 @dataclass(frozen=True)
 class _Scale:
     """The chosen scale and the rows found at it, and what was seen on the way: a clear grid
-    (a grid hypothesis of confidence >= 0.3) and trace-like rows at any scale tried."""
+    (a grid hypothesis of confidence >= 0.3) and trace-like rows at any scale tried. score: how
+    well the chosen scale's rows look like an ECG's (0 = not calibrated)."""
 
     calibration: Calibration
     rows: list[TraceRow]
     seen_grid: bool
     seen_rows: bool
+    score: float = 0.0
 
 
 def _calibrate(page: _Page) -> _Scale:
@@ -157,8 +173,17 @@ def _calibrate(page: _Page) -> _Scale:
     seen_grid = any(c.confidence >= 0.3 for c in cals)
     score, cal, rows = max(options, key=lambda o: o[0], default=(0.0, cal, rows))
     if score > 0:
-        return _Scale(cal, rows, True, True)
+        return _Scale(cal, rows, True, True, score)
     return _Scale(NOT_CALIBRATED, [], seen_grid, seen_rows or bool(rows))
+
+
+def _row_spread_mm(found: _Scale) -> float:
+    """How unequal the trace rows' lengths are (mm, their standard deviation): every row of a
+    printed ECG runs the same width, so a rectification that makes them unequal is wrong.
+    Infinite with fewer than three rows."""
+    if len(found.rows) < 3 or found.calibration.px_per_mm is None:
+        return float("inf")
+    return float(np.std([(r.x1_px - r.x0_px) / found.calibration.px_per_mm[0] for r in found.rows]))
 
 
 def _why_not(found: _Scale) -> str:

@@ -76,18 +76,20 @@ def identity(size: tuple[int, int]) -> Rectification:
     return Rectification(np.eye(3), tuple(int(v) for v in size), "none", 0.0)  # type: ignore[arg-type]
 
 
-def rectify(rgb: np.ndarray, paper: np.ndarray | None = None) -> Rectification:
+def rectify(rgb: np.ndarray, paper: np.ndarray | None = None, grid_lines: bool = True) -> Rectification:
     """Find how the paper lies in ``rgb`` ((H, W, 3) uint8) and how to make it flat.
 
     The grid's vanishing points first, then the paper outline; either is finished (or, when
     both fail, replaced) by the grid lattice's own affine frame from the 2-D spectrum, which
     straightens the small rotations and shears of scans. When none of these is found, the
     paper's outline is looked for once more by its colour (:func:`_photographed_quad`). ``paper``: the paper mask
-    (:func:`paper_mask`) when the caller has it.
+    (:func:`paper_mask`) when the caller has it. ``grid_lines`` False: no vanishing points (for a
+    page whose scale shows no grid, where the straight segments found were text, traces and
+    shadows' edges rather than grid lines).
     """
     size = (rgb.shape[1], rgb.shape[0])
     quad = page_quad(paper_mask(rgb) if paper is None else paper)
-    fit = grid_vanishing_points(line_segments(rgb), size)
+    fit = grid_vanishing_points(line_segments(rgb), size) if grid_lines else None
     if fit is not None:
         v1, v2, support, region = fit
         if quad is not None:

@@ -158,9 +158,15 @@ def trace_path(score: np.ndarray, baseline_px: float, pitch_px: float, px_per_mm
             y[x] = (a + b) / 2
             continue
         near = [chosen[k] for k in (x - 1, x + 1) if 0 <= k < w and chosen[k] is not None]
-        up = all(a < r[0] for r in near) if near else False
-        down = all(b > r[1] for r in near) if near else False
-        y[x] = a + thick / 2 if up and not down else b - thick / 2 if down and not up else (a + b) / 2
+        # a stroke's tip reaches as far as both neighbours and beyond one: a narrow R wave is
+        # printed as one run from the baseline to its apex in two or three columns, two of them
+        # as tall as each other, and its value is the end away from the baseline (taking the
+        # run's middle there read scanned R waves at two thirds of their height)
+        up = bool(near) and all(a <= r[0] for r in near) and any(a < r[0] for r in near)
+        down = bool(near) and all(b >= r[1] for r in near) and any(b > r[1] for r in near)
+        if up and down:
+            up, down = (True, False) if baseline_px - a > b - baseline_px else (False, True)
+        y[x] = a + thick / 2 if up else b - thick / 2 if down else (a + b) / 2
     return y, conf, thick
 
 
