@@ -157,17 +157,26 @@ def trace_path(score: np.ndarray, baseline_px: float, pitch_px: float, px_per_mm
         if b - a + 1 <= 1.5 * thick:
             y[x] = (a + b) / 2
             continue
-        near = [chosen[k] for k in (x - 1, x + 1) if 0 <= k < w and chosen[k] is not None]
-        # a stroke's tip reaches as far as both neighbours and beyond one: a narrow R wave is
-        # printed as one run from the baseline to its apex in two or three columns, two of them
-        # as tall as each other, and its value is the end away from the baseline (taking the
-        # run's middle there read scanned R waves at two thirds of their height)
-        up = bool(near) and all(a <= r[0] for r in near) and any(a < r[0] for r in near)
-        down = bool(near) and all(b >= r[1] for r in near) and any(b > r[1] for r in near)
+        # a stroke's tip reaches beyond both neighbours; a narrow R wave is often printed as one
+        # run from the baseline to its apex in two columns as tall as each other, and then the
+        # first of them holds the apex (taking both runs' middles read scanned R waves at two
+        # thirds of their height; giving both the apex widened every R wave by a column)
+        left, right = (chosen[k] if 0 <= k < w else None for k in (x - 1, x + 1))
+        up = _tip(a, [r[0] for r in (left, right) if r is not None], right is not None and right[0] == a, -1)
+        down = _tip(b, [r[1] for r in (left, right) if r is not None], right is not None and right[1] == b, +1)
         if up and down:
             up, down = (True, False) if baseline_px - a > b - baseline_px else (False, True)
         y[x] = a + thick / 2 if up else b - thick / 2 if down else (a + b) / 2
     return y, conf, thick
+
+
+def _tip(end: int, neighbours: list[int], tied_right: bool, outward: int) -> bool:
+    """Is a run's end (top: outward -1, bottom: +1) a stroke's tip: beyond both neighbouring
+    columns' ends, or level with the right one and beyond the left (the first of a tied pair)."""
+    if len(neighbours) < 2:
+        return False
+    beyond = [outward * (end - n) > 0 for n in neighbours]
+    return all(beyond) or (tied_right and beyond[0])
 
 
 def _best_path(runs: list[list[tuple[int, int]]], strengths: list[list[float]], baseline_px: float,
