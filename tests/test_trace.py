@@ -264,3 +264,16 @@ def test_tall_narrow_r_waves_are_read_to_their_apex_on_a_scan():
                 ratios.append(read_height[near].max() / true_height[p])
     assert len(ratios) >= 10
     assert np.median(ratios) > 0.9
+
+
+def test_the_path_stays_on_a_faint_trace_beside_a_dark_level_band():
+    """A shadow's edge or a marker's stroke runs level and far thicker than the pen: darker
+    than a faint trace, it had drawn the path off the trace for as long as it lasted."""
+    from core.page.trace import trace_path
+
+    px_per_mm, w = 5.0, 400
+    score = np.zeros((200, w), np.float32)
+    score[99:101, :] = 0.5                 # the trace: 2 px, faint, on the baseline (y 100)
+    score[80:95, 150:300] = 1.0            # a dark band 15 px thick, 1 mm above it
+    y, _, _ = trace_path(score, baseline_px=100.0, pitch_px=100.0, px_per_mm=px_per_mm)
+    assert np.all(np.abs(y[150:300] - 99.5) < 1.0)
