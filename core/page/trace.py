@@ -70,8 +70,8 @@ AGREE_MM = 1.0         # a row timed further than this (40 ms) off the others ta
 INK_LEVEL = 0.35       # ink score (0..1 of the page's darkest print) that counts as trace
 # a level run this many times thicker than most runs (the pen) loses THICK_COST of its strength
 # (val pages, true panels, at 500 Hz: 16 photos -3.7 -> -2.3 dB, 40 photos -1.9 -> -1.4 dB, scans
-# and clean unchanged;
-# at 2.5 and 3 pens a thick stretch of the trace itself went too: scans 5.0 -> 3.6 dB)
+# and clean unchanged; at 2.5 and 3 pens a thick stretch of the trace itself went too: scans
+# 5.0 -> 3.6 dB)
 THICK_PENS = 5.0
 THICK_COST = 1.0
 SKIP_COST = 0.5        # per column the path leaves uninked (a covered, well-inked column earns ~1)
