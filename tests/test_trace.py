@@ -275,5 +275,5 @@ def test_the_path_stays_on_a_faint_trace_beside_a_dark_level_band():
     score = np.zeros((200, w), np.float32)
     score[99:101, :] = 0.5                 # the trace: 2 px, faint, on the baseline (y 100)
     score[80:95, 150:300] = 1.0            # a dark band 15 px thick, 1 mm above it
-    y, _, _ = trace_path(score, baseline_px=100.0, pitch_px=100.0, px_per_mm=px_per_mm)
+    y, _ = trace_path(score, baseline_px=100.0, pitch_px=100.0, px_per_mm=px_per_mm)
     assert np.all(np.abs(y[150:300] - 99.5) < 1.0)

@@ -18,10 +18,11 @@ is followed column by column:
 3. **Path.** Dynamic programming picks one run per column or none (``_best_path``): covered
    ink earns, vertical gaps between runs and skipped columns cost, and so does distance from
    the row's baseline, so strokes are followed whole and a label or a neighbour's complex is
-   skipped. Gaps up to ``MAX_GAP_MM`` are bridged; longer ones stay gaps.
+   skipped; a level band many pens thick (a shadow's edge, a marker's stroke) earns little.
+   Gaps up to ``MAX_GAP_MM`` are bridged; longer ones stay gaps.
 4. **Value.** Where the chosen run is the pen's thickness, its centre; where it is a stroke, the
-   end that makes a local extreme (an R peak or S trough is the tip of the stroke, not its
-   middle), else its centre.
+   end that reaches beyond both neighbouring columns, or the first of two columns as tall as
+   each other (an R peak or S trough is the tip of the stroke, not its middle), else its centre.
 5. **Time and voltage.** ``core.page.timing`` finds where the row's trace starts and ends and
    ``core.page.ruler`` reads paper mm off the grid; 0 mV is the trace's most frequent level
    (the isoelectric TP and PR segments), not the geometry's baseline, which the page reader only
@@ -144,13 +145,13 @@ def column_runs(inked: np.ndarray, score: np.ndarray, tallest: float
 
 
 def trace_path(score: np.ndarray, baseline_px: float, pitch_px: float, px_per_mm: float
-               ) -> tuple[np.ndarray, np.ndarray, float]:
+               ) -> tuple[np.ndarray, np.ndarray]:
     """The trace's y (strip px) and confidence per column of ``score``, NaN (confidence 0)
-    wherever the column holds no ink of the path, and the pen's width (px)."""
+    wherever the column holds no ink of the path."""
     h, w = score.shape
     # a run taller than the row pitch is a shadow's or the paper's edge, not a stroke
     runs, strengths = column_runs(score >= INK_LEVEL, score, TALLEST_RUN_PITCHES * pitch_px)
-    chosen = _best_path(runs, _thick_lines_discounted(runs, strengths), baseline_px, max(pitch_px, 1.0), px_per_mm)
+    chosen = _best_path(runs, _level_bands_discounted(runs, strengths), baseline_px, max(pitch_px, 1.0), px_per_mm)
     y = np.full(w, np.nan)
     conf = np.zeros(w, np.float32)
     thick = _pen_thickness(chosen)
@@ -173,10 +174,10 @@ def trace_path(score: np.ndarray, baseline_px: float, pitch_px: float, px_per_mm
         if up and down:
             up, down = (True, False) if baseline_px - a > b - baseline_px else (False, True)
         y[x] = a + thick / 2 if up else b - thick / 2 if down else (a + b) / 2
-    return y, conf, thick
+    return y, conf
 
 
-def _thick_lines_discounted(runs: list[list[tuple[int, int]]], strengths: list[list[float]]) -> list[list[float]]:
+def _level_bands_discounted(runs: list[list[tuple[int, int]]], strengths: list[list[float]]) -> list[list[float]]:
     """Strengths with ``THICK_COST`` taken off runs that are part of a thick level band: much
     thicker than most runs (the pen) and level with a run in both neighbouring columns. A
     trace is that tall only where it climbs or falls, and then its neighbours sit higher or
@@ -188,11 +189,11 @@ def _thick_lines_discounted(runs: list[list[tuple[int, int]]], strengths: list[l
     thick = THICK_PENS * float(np.percentile(heights, 25))
     out = []
     for x, (col, strength) in enumerate(zip(runs, strengths)):
+        inner = 0 < x < len(runs) - 1
         row = []
         for (a, b), v in zip(col, strength):
-            level = b - a + 1 > thick and all(
-                any(abs(a - pa) <= 1 and abs(b - pb) <= 1 for pa, pb in runs[k])
-                for k in (x - 1, x + 1) if 0 <= k < len(runs)) and 0 < x < len(runs) - 1
+            level = inner and b - a + 1 > thick and all(
+                any(abs(a - pa) <= 1 and abs(b - pb) <= 1 for pa, pb in runs[k]) for k in (x - 1, x + 1))
             row.append(v - THICK_COST if level else v)
         out.append(row)
     return out
@@ -350,7 +351,7 @@ def read_row(rgb: np.ndarray, geometry: Geometry, row: Sequence[Panel], px_per_m
     boxes = (slice(int(0.5 * h), int(1.5 * h)), slice(int(reach * px_per_mm), int((reach + x1 - x0) * px_per_mm)))
     score = ink_score(strip, px_per_mm, boxes)
     pitch_px = h
-    y, conf, _ = trace_path(score, baseline_px, pitch_px, px_per_mm)
+    y, conf = trace_path(score, baseline_px, pitch_px, px_per_mm)
     zero = isoelectric_level(y[boxes[1]], px_per_mm)   # within the boxes: the margins hold other ink
     columns = np.arange(strip.shape[1], dtype=np.float64)
     paper_x = grid_ruler(strip, px_per_mm)
