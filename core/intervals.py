@@ -40,6 +40,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import signal as sps
 
+from core.labels import PREMATURE_RR
+
 QRS_BAND_HZ = (5.0, 30.0)
 WAVE_LOWPASS_HZ = 12.0     # P and T: a 12-Hz low-pass keeps their shape, drops the reading's jitter
 MIN_RR_S = 0.25            # 240 bpm
@@ -62,7 +64,6 @@ P_SEARCH_S = (0.04, 0.30)  # the P wave's peak lies this long before the QRS ons
 P_ON_SHARE = 0.1
 P_MIN_MV = 0.02            # pooled P deviation needed to call a P wave present
 RR_IRREGULAR = 0.15        # RRs whose interquartile range exceeds this share of their median are irregular
-PREMATURE = 0.85           # a beat whose RR is under 85 % of the median is premature
 MIN_RUN_S = 0.6            # a stretch of a lead shorter than this is not filtered or used
 
 
@@ -156,7 +157,7 @@ def _measure(x: np.ndarray, fs: float) -> Intervals:
     for i, peak in enumerate(peaks):
         on, off = _qrs_span(energy, int(peak), floor, fs)
         previous_rr = rr[i - 1] if i else None
-        premature = previous_rr is not None and previous_rr < PREMATURE * median_rr
+        premature = previous_rr is not None and previous_rr < PREMATURE_RR * median_rr
         next_on = peaks[i + 1] if i + 1 < len(peaks) else None
         rr_here = (next_on - peak) / fs if next_on is not None else median_rr
         t_end = _t_end(waves, on, off, rr_here, fs)

@@ -11,6 +11,7 @@ LEADS: tuple[str, ...] = (
     "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
 )
 ALL_LEADS = LEADS  # every lead that "PVC/PAC evidence in every lead printed at that moment" means
+PREMATURE_RR = 0.85  # a beat is premature (a PVC or PAC) when its RR is under 85 % of the median RR
 
 # Printed lead orders (ECG_FACTS.md "Paper"; the layouts themselves: core.synth.paper). 3x4 pages
 # print the limb order in columns 1-2 and the precordial in columns 3-4, three leads per column;

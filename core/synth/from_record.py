@@ -19,13 +19,12 @@ from scipy import signal as sps
 
 from core.io.errors import RecordLoadError
 from core.io.records import Record, RecordRow, read_record, record_path
-from core.labels import BY_KEY, LEADS
+from core.labels import BY_KEY, LEADS, PREMATURE_RR
 from core.synth.sample import EcgSample, Evidence
 
 FS_HZ = 500.0
 DURATION_S = 10.0
 HIGHPASS_HZ = 0.5  # AHA 2007 accepts down to 0.67 Hz for zero-phase filters; removes wander only
-PREMATURE_RR = 0.85  # a beat is premature when its RR < 85 % of the record's median RR
 WIDE_QRS_S = 0.120
 PVC_NO_P_S = 0.300  # no P wave this long before a PVC's QRS onset
 CONDUCTED_SLACK_S = 0.020  # a PAC's QRS may be this much wider than the record's usual one
