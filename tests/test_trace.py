@@ -122,6 +122,21 @@ def test_grid_ruler_counts_millimetres_past_a_line_read_as_two():
     assert np.abs(((mm - mm[0]) - (true_mm - true_mm[0]))[whole]).max() < 0.15
 
 
+def test_grid_ruler_measures_a_bent_row_from_its_5_mm_lines_alone():
+    """A faint grid may show only its 5-mm lines, with a trace crossing now and then between
+    them. Numbered millimetre by millimetre, each could be called a millimetre off and still
+    look whole, and the ruler lost the 2.5-mm bend it is there to measure."""
+    px_per_mm, w = 5.0, 1600
+    true_mm = np.linspace(0, 320, w) + 2.5 * np.linspace(-1, 1, w) ** 2
+    strip = np.full((120, w, 3), 255, np.uint8)
+    lines = np.searchsorted(true_mm, np.arange(5, 316, 5))
+    strip[:, lines] = (240, 140, 150)
+    strip[:, np.searchsorted(true_mm, np.arange(5, 316, 25) + 2.0)] = (245, 160, 170)
+    mm = grid_ruler(strip, px_per_mm)
+    assert mm is not None
+    assert np.abs(((mm - mm[800]) - (true_mm - true_mm[800]))[lines]).max() < 0.15
+
+
 def test_the_walk_stops_at_a_calibration_pulse_and_at_the_end_of_the_ink():
     px = 6.0
     h = np.full(600, np.nan)

@@ -40,7 +40,10 @@ def grid_ruler(strip: np.ndarray, px_per_mm: float) -> np.ndarray | None:
     regular = (steps >= 1) & (np.abs(np.diff(place) - steps * px_per_mm) < 0.25 * px_per_mm)
     if regular.mean() < 0.8:
         return None
-    index, keep = _millimetres(place, float(np.median((np.diff(place) / np.maximum(steps, 1))[regular])))
+    mm_px = float(np.median((np.diff(place) / np.maximum(steps, 1))[regular]))
+    # only the 5-mm lines show: most steps are 5 mm (the rest a trace's crossing splitting one), few 1 mm
+    spacing_mm = 5.0 if (steps % 5 == 0).mean() >= 0.6 and (steps == 1).mean() < 0.2 else 1.0
+    index, keep = _millimetres(place, mm_px, spacing_mm)
     if keep.sum() < MIN_LINES:
         return None
     for _ in range(2):   # one refit without the lines the first fit leaves far off
@@ -53,25 +56,30 @@ def grid_ruler(strip: np.ndarray, px_per_mm: float) -> np.ndarray | None:
     return mm
 
 
-def _millimetres(place: np.ndarray, pitch_px: float) -> tuple[np.ndarray, np.ndarray]:
-    """Which millimetre line each peak at ``place`` (px) is, counted from the middle one, and
-    whether it sits on one. Counting peak after peak goes wrong for good at the first peak that
-    is not a line (a trace crossing, a 300-dpi grid resampled to 5 px/mm where one thin line
-    splits in two): the rest of the strip was a millimetre off, and the quadratic bent 0.7-1.3 mm
-    to follow (20-50 ms in mid-row). So the count is a fit grown outwards from the middle, 20 mm
-    at first, each peak numbered by the fit so far and kept when it falls near a whole number."""
+def _millimetres(place: np.ndarray, mm_px: float, spacing_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Which millimetre each line at ``place`` (px) is, counted from the middle one, and whether
+    it sits on one; the lines are ``spacing_mm`` apart (1, or 5 where only the 5-mm lines show).
+    Counting line after line goes wrong for good at the first mark that is not a line (a trace
+    crossing, a 300-dpi grid resampled to 5 px/mm where one thin line splits in two): the rest
+    of the strip was a millimetre off, and the quadratic bent 0.7-1.3 mm to follow (20-50 ms in
+    mid-row). So the lines are numbered, in steps of their spacing, by a fit grown outwards
+    from the middle, 20 mm at first, each kept when it falls near a whole step: numbered in
+    millimetres, 5-mm lines on a page the reader had bent by 2-3 mm could each be called a
+    millimetre off and still look whole, and the ruler lost the bend it is there to measure."""
+    step_px = mm_px * spacing_mm
+    near_whole = 0.3 / spacing_mm   # 0.3 mm: a faint 1-mm line between 5-mm ones is not a step
     centre = float(place[len(place) // 2])
-    fit = np.array([1.0 / pitch_px, -centre / pitch_px])
-    half = 20.0 * pitch_px
+    fit = np.array([1.0 / step_px, -centre / step_px])
+    half = 20.0 * mm_px
     while True:
         near = np.abs(place - centre) <= half
         at = np.polyval(fit, place)
         index = np.round(at)
-        keep = near & (np.abs(at - index) < 0.3)
+        keep = near & (np.abs(at - index) < near_whole)
         if keep.sum() >= 3:   # straight while short; a curled photo's stretch shows over 80 mm
-            fit = np.polyfit(place[keep], index[keep], 2 if half >= 80 * pitch_px else 1)
+            fit = np.polyfit(place[keep], index[keep], 2 if half >= 80 * mm_px else 1)
         if near.all():
             at = np.polyval(fit, place)
             index = np.round(at)
-            return index, np.abs(at - index) < 0.3
+            return index * spacing_mm, np.abs(at - index) < near_whole
         half *= 2
