@@ -136,14 +136,12 @@ def _upright(work: np.ndarray, rect: Rectification) -> _Page:
 @dataclass(frozen=True)
 class _Scale:
     """The chosen scale and the rows found at it, and what was seen on the way: a clear grid
-    (a grid hypothesis of confidence >= 0.3) and trace-like rows at any scale tried. score: how
-    well the chosen scale's rows look like an ECG's (0 = not calibrated)."""
+    (a grid hypothesis of confidence >= 0.3) and trace-like rows at any scale tried."""
 
     calibration: Calibration
     rows: list[TraceRow]
     seen_grid: bool
     seen_rows: bool
-    score: float = 0.0
 
 
 def _calibrate(page: _Page) -> _Scale:
@@ -173,7 +171,7 @@ def _calibrate(page: _Page) -> _Scale:
     seen_grid = any(c.confidence >= 0.3 for c in cals)
     score, cal, rows = max(options, key=lambda o: o[0], default=(0.0, cal, rows))
     if score > 0:
-        return _Scale(cal, rows, True, True, score)
+        return _Scale(cal, rows, True, True)
     return _Scale(NOT_CALIBRATED, [], seen_grid, seen_rows or bool(rows))
 
 
