@@ -255,17 +255,18 @@ def test_leads_are_read_on_time_to_a_sample_at_500_hz_to_the_end_of_the_row():
     assert all(abs(np.median(v)) <= 1 for v in lags.values()), lags   # 2 ms
 
 
-def test_tall_narrow_r_waves_are_read_to_their_apex_on_a_scan():
+def test_tall_narrow_r_waves_are_read_to_their_apex_at_its_time_on_a_scan():
     """A narrow R wave prints as one run from baseline to apex in two or three columns about as
-    tall as each other; the apex is its value. Taking the runs' middles had read scanned R waves
-    at about two thirds of their height."""
+    tall as each other; the apex is its value, and it lies in the column with more ink at the
+    top. Taking the runs' middles had read scanned R waves at about two thirds of their height;
+    always taking the first column had read them 7 ms early on this page."""
     from scipy.signal import find_peaks
 
     page = make_page(SynthOptions(n=1, seed=4, domain="scan", source="sim", dpi=200, layout="3x4+1"), 0)
     fs = READ_FS_HZ
     signals = read_page(page.image, page.geometry, fs=fs, n_samples=int(10 * fs)).signals
     truth = page.sample.signals.T[:, :signals.shape[1]]
-    ratios = []
+    ratios, offsets_ms = [], []
     for lead in range(len(LEADS)):
         read = np.isfinite(signals[lead])
         if read.sum() < 500:
@@ -277,8 +278,10 @@ def test_tall_narrow_r_waves_are_read_to_their_apex_on_a_scan():
             near = slice(max(p - 10, 0), p + 10)   # +-20 ms
             if np.isfinite(read_height[near]).all():
                 ratios.append(read_height[near].max() / true_height[p])
+                offsets_ms.append((near.start + int(np.argmax(read_height[near])) - p) * 1000 / fs)
     assert len(ratios) >= 10
     assert np.median(ratios) > 0.9
+    assert abs(np.mean(offsets_ms)) < 2.0
 
 
 def test_the_path_stays_on_a_faint_trace_beside_a_dark_level_band():

@@ -155,6 +155,7 @@ def trace_path(score: np.ndarray, baseline_px: float, pitch_px: float, px_per_mm
     y = np.full(w, np.nan)
     conf = np.zeros(w, np.float32)
     thick = _pen_thickness(chosen)
+    tips_up, tips_down = _tips(chosen, score, thick, -1), _tips(chosen, score, thick, +1)
     for x, run in enumerate(chosen):
         if run is None:
             continue
@@ -166,11 +167,11 @@ def trace_path(score: np.ndarray, baseline_px: float, pitch_px: float, px_per_mm
             continue
         # a stroke's tip reaches beyond both neighbours; a narrow R wave is often printed as one
         # run from the baseline to its apex in two columns as tall as each other, and then the
-        # first of them holds the apex (taking both runs' middles read scanned R waves at two
-        # thirds of their height; giving both the apex widened every R wave by a column)
-        left, right = (chosen[k] if 0 <= k < w else None for k in (x - 1, x + 1))
-        up = _tip(a, [r[0] for r in (left, right) if r is not None], right is not None and right[0] == a, -1)
-        down = _tip(b, [r[1] for r in (left, right) if r is not None], right is not None and right[1] == b, +1)
+        # one with more ink at that end holds the apex (taking both runs' middles read scanned
+        # R waves at two thirds of their height; giving both the apex widened every R wave by a
+        # column; always the first read every R wave half a column early, and scans' leads 4 ms
+        # early: 16 val scans, true panels, 4.9 -> 5.4 dB)
+        up, down = tips_up[x], tips_down[x]
         if up and down:
             up, down = (True, False) if baseline_px - a > b - baseline_px else (False, True)
         y[x] = a + thick / 2 if up else b - thick / 2 if down else (a + b) / 2
@@ -199,13 +200,28 @@ def _level_bands_discounted(runs: list[list[tuple[int, int]]], strengths: list[l
     return out
 
 
-def _tip(end: int, neighbours: list[int], tied_right: bool, outward: int) -> bool:
-    """Is a run's end (top: outward -1, bottom: +1) a stroke's tip: beyond both neighbouring
-    columns' ends, or level with the right one and beyond the left (the first of a tied pair)."""
-    if len(neighbours) < 2:
-        return False
-    beyond = [outward * (end - n) > 0 for n in neighbours]
-    return all(beyond) or (tied_right and beyond[0])
+def _tips(chosen: list[tuple[int, int] | None], score: np.ndarray, thick: float, outward: int) -> np.ndarray:
+    """Per column, whether its run's end (top: ``outward`` -1, bottom: +1) is a stroke's tip:
+    of a stretch of columns whose ends are level and reach beyond the columns on either side,
+    the one with the most ink within a pen's width of that end (the first of equals)."""
+    w = len(chosen)
+    out = np.zeros(w, bool)
+    ends = [None if r is None else (r[0] if outward < 0 else r[1]) for r in chosen]
+    pen = max(int(round(thick)), 1)
+    x = 1
+    while x < w - 1:
+        if ends[x] is None or ends[x - 1] is None or outward * (ends[x] - ends[x - 1]) <= 0:
+            x += 1
+            continue
+        last = x
+        while last + 1 < w and ends[last + 1] == ends[x]:
+            last += 1
+        if last + 1 < w and ends[last + 1] is not None and outward * (ends[x] - ends[last + 1]) > 0:
+            lo, hi = (ends[x], ends[x] + pen) if outward < 0 else (ends[x] - pen + 1, ends[x] + 1)
+            ink = score[lo:hi, x:last + 1].sum(axis=0)
+            out[x + int(np.argmax(ink))] = True
+        x = last + 1
+    return out
 
 
 def _best_path(runs: list[list[tuple[int, int]]], strengths: list[list[float]], baseline_px: float,
