@@ -178,7 +178,7 @@ def trace_path(score: np.ndarray, baseline_px: float, pitch_px: float, px_per_mm
         # one with more ink at that end holds the apex (taking both runs' middles read scanned
         # R waves at two thirds of their height; giving both the apex widened every R wave by a
         # column; always the first read every R wave half a column early, and scans' leads 4 ms
-        # early: 16 val scans, true panels, 4.9 -> 5.4 dB)
+        # early: 16 val scans, true panels, 4.9 -> 5.8 dB)
         up, down = tips_up[x], tips_down[x]
         if up and down:
             up, down = (True, False) if baseline_px - a > b - baseline_px else (False, True)
@@ -371,6 +371,7 @@ def read_row(rgb: np.ndarray, geometry: Geometry, row: Sequence[Panel], px_per_m
     reach = SEARCH_MM + MAX_SPEED_ERROR * (x1 - x0)   # a scale error moves the far end furthest
     span = replace(first, box_mm=(x0 - reach, first.box_mm[1], x1 + reach, first.box_mm[3]))
     strip, baseline_px = panel_strip(rgb, geometry, span, px_per_mm)
+    top_mm = first.box_mm[1] - 0.5 * (first.box_mm[3] - first.box_mm[1])   # strip row 0, as panel_strip reaches
     h = (first.box_mm[3] - first.box_mm[1]) * px_per_mm
     boxes = (slice(int(0.5 * h), int(1.5 * h)), slice(int(reach * px_per_mm), int((reach + x1 - x0) * px_per_mm)))
     score = ink_score(strip, px_per_mm, boxes)
@@ -388,8 +389,7 @@ def read_row(rgb: np.ndarray, geometry: Geometry, row: Sequence[Panel], px_per_m
         height_mm = (zero - y) / px_per_mm
         start, end = trace_extent(height_mm, int(round((reach + ANCHOR_MM) * px_per_mm)),
                                   int(round((reach + x1 - x0 - ANCHOR_MM) * px_per_mm)), px_per_mm)
-        first_y_mm = first.box_mm[1] - 0.5 * (first.box_mm[3] - first.box_mm[1])   # as panel_strip reaches
-        start, end = (None if col is None else _sample_column(rgb, geometry, y, col, outward, x0 - reach, first_y_mm,
+        start, end = (None if col is None else _sample_column(rgb, geometry, y, col, outward, x0 - reach, top_mm,
                                                              px_per_mm)
                       for col, outward in ((start, -1), (end, +1)))
     mm_per_s = (x1 - x0) / (t1 - t0)
@@ -397,7 +397,6 @@ def read_row(rgb: np.ndarray, geometry: Geometry, row: Sequence[Panel], px_per_m
     column_at, registered = time_axis(start, end, paper_x, t0, t1, geometry.speed_mm_s, as_placed)
     bridged = _bridge(y, int(round(MAX_GAP_MM * px_per_mm)))
     conf = np.where(np.isfinite(bridged) & ~np.isfinite(y), 0.5 * INK_LEVEL, conf).astype(np.float32)
-    top_mm = first.box_mm[1] - 0.5 * (first.box_mm[3] - first.box_mm[1])   # as panel_strip reaches
     return RowReading(x0 - reach, top_mm, px_per_mm, bridged, conf, paper_x, zero, column_at, registered,
                       (t0, t1), geometry.speed_mm_s)
 
