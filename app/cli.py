@@ -419,6 +419,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if result.withheld is not None:
         print(f"warning: {args.image.name}: {result.withheld} If it is an ECG, check the photo: the whole "
               "sheet in view, flat, in focus.", file=sys.stderr)
+    if result.page_reader is not None:
+        print(f"page       {result.page_reader.reason}")
     for entry in json.loads((args.out / "result.json").read_text())["labels"]:
         mark = "withheld" if result.withheld is not None else "POSITIVE" if entry["positive"] else "negative"
         print(f"{entry['name']:>5}  {entry['probability']:.3f}  {mark:8}  {entry['where']['summary']}")

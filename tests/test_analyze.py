@@ -52,6 +52,7 @@ def test_analyze_writes_the_documented_outputs(tiny_card: Path, tmp_path: Path) 
     found = result["intervals"]                      # read off the leads the page prints
     assert found["beats"] >= 10 and 40 < found["heart_rate_bpm"] < 150 and 60 < found["qrs_ms"] < 160
     assert f"HR {found['heart_rate_bpm']:.0f} bpm" in res.stdout   # and told on the command line
+    assert f"page       {result['page_reader']['reason']}" in res.stdout   # with how the page was read
     assert result["image"]["sha256"] == before == hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
     assert set(result["timings_ms"]) >= {"load", "page", "preprocess", "forward", "jacobian", "write"}
     assert [e["name"] for e in result["labels"]] == ["AFL", "PVC"]
