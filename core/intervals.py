@@ -50,6 +50,7 @@ T_WAVE_ENERGY = 0.25       # ... with under this share of its slope energy (half
 BEAT_LEADS = 0.5           # a beat is steep in at least this share of the leads printed there
 BEAT_STEEP = 0.5           # ... reaching half its own 95th-percentile squared slope (0.25 took a stroke
                            # at a lead change on the bundled real scan for a beat; LUDB train unchanged)
+BEAT_SEEN = 0.1            # ... or steep in one and at least this slope in that share (a wide PVC)
 BEAT_HEIGHT = 0.3          # a beat's integrated energy reaches this share of the 98th percentile
 QRS_ON_SHARE = 0.02        # onset: energy falls to this share of the beat's height above the floor
 QRS_OFF_SHARE = 0.04
@@ -236,8 +237,9 @@ def _supported(peaks: np.ndarray, scaled: np.ndarray, fs: float) -> np.ndarray:
             printed = np.isfinite(seg).any(axis=1)
         if not printed.any():
             continue
-        steep = np.nanmax(np.where(np.isfinite(seg[printed]), seg[printed], 0.0), axis=1) >= BEAT_STEEP
-        if steep.mean() >= BEAT_LEADS:
+        most = np.nanmax(np.where(np.isfinite(seg[printed]), seg[printed], 0.0), axis=1)
+        steep = most >= BEAT_STEEP
+        if steep.mean() >= BEAT_LEADS or (steep.any() and (most >= BEAT_SEEN).mean() >= BEAT_LEADS):
             keep.append(p)
     return np.array(keep, int)
 

@@ -166,3 +166,21 @@ def test_a_lead_change_mark_across_every_row_is_not_a_beat():
         assert len(found) == len(beats) and np.allclose(found, beats, atol=0.04), number
         checked += 1
     assert checked >= 2
+
+
+def test_a_wide_premature_beat_steep_in_one_lead_only_is_a_beat():
+    """A PVC's QRS is wide: in most leads a rounded wave with none of a normal QRS's slope, in a
+    few a steep one. Asking for a normal QRS's slope in half the leads missed it (one PVC of
+    the bundled scan's three); seen in half the leads and steep in one, it is a beat, where a
+    stroke in one lead (``test_a_stroke_in_one_lead_is_not_a_beat``) is seen in that lead only."""
+    fs = 500.0
+    t = np.arange(int(10 * fs)) / fs
+    signals = np.zeros((12, t.size))
+    for r_s in np.arange(0.5, 10, 1.0):                      # 60 bpm, a QRS-like spike in every lead
+        signals += 1.0 * np.exp(-0.5 * ((t - r_s) / 0.012) ** 2)
+    signals += np.random.default_rng(1).normal(0, 0.01, signals.shape)
+    pvc = signals.copy()
+    pvc += 0.4 * np.exp(-0.5 * ((t - 8.0) / 0.03) ** 2)     # wide and rounded in every lead ...
+    pvc[LEADS.index("II")] += 1.5 * np.exp(-0.5 * ((t - 8.0) / 0.012) ** 2)  # ... and steep in II
+    found = measure_intervals(as_printed_3x4(pvc, fs), fs)  # there: II's rhythm strip, V4, V5, V6
+    assert len(found.beats) == 11 and min(abs(b.r_s - 8.0) for b in found.beats) < 0.04
