@@ -130,15 +130,21 @@ def test_the_average_rate_of_a_regular_rhythm_ignores_a_missed_beat_and_of_an_ir
     assert average_rr_s(irregular) == pytest.approx(irregular.mean())
 
 
+def spikes_at_60_bpm(fs: float) -> tuple[np.ndarray, np.ndarray]:
+    """10 s of twelve leads with a QRS-like spike in every lead each second (and a little
+    noise): times (s) and (12, n) mV."""
+    t = np.arange(int(10 * fs)) / fs
+    signals = np.zeros((12, t.size))
+    for r_s in np.arange(0.5, 10, 1.0):
+        signals += 1.0 * np.exp(-0.5 * ((t - r_s) / 0.012) ** 2)
+    return t, signals + np.random.default_rng(1).normal(0, 0.01, signals.shape)
+
+
 def test_a_stroke_in_one_lead_is_not_a_beat():
     """A line crossing one lead (or a lead-change mark at a row's end) is steep in that lead
     only; a QRS is steep in every lead printed there."""
     fs = 500.0
-    t = np.arange(int(10 * fs)) / fs
-    signals = np.zeros((12, t.size))
-    for r_s in np.arange(0.5, 10, 1.0):                      # 60 bpm, a QRS-like spike in every lead
-        signals += 1.0 * np.exp(-0.5 * ((t - r_s) / 0.012) ** 2)
-    signals += np.random.default_rng(1).normal(0, 0.01, signals.shape)
+    t, signals = spikes_at_60_bpm(fs)
     clean = measure_intervals(signals, fs)
     stroke = signals.copy()
     stroke[5, (t > 2.95) & (t < 3.0)] += 3.0                   # a 3-mV step up and back in aVF only
@@ -174,11 +180,7 @@ def test_a_wide_premature_beat_steep_in_one_lead_only_is_a_beat():
     the bundled scan's three); seen in half the leads and steep in one, it is a beat, where a
     stroke in one lead (``test_a_stroke_in_one_lead_is_not_a_beat``) is seen in that lead only."""
     fs = 500.0
-    t = np.arange(int(10 * fs)) / fs
-    signals = np.zeros((12, t.size))
-    for r_s in np.arange(0.5, 10, 1.0):                      # 60 bpm, a QRS-like spike in every lead
-        signals += 1.0 * np.exp(-0.5 * ((t - r_s) / 0.012) ** 2)
-    signals += np.random.default_rng(1).normal(0, 0.01, signals.shape)
+    t, signals = spikes_at_60_bpm(fs)
     pvc = signals.copy()
     pvc += 0.4 * np.exp(-0.5 * ((t - 8.0) / 0.03) ** 2)     # wide and rounded in every lead ...
     pvc[LEADS.index("II")] += 1.5 * np.exp(-0.5 * ((t - 8.0) / 0.012) ** 2)  # ... and steep in II
