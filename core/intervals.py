@@ -223,8 +223,7 @@ def _supported(peaks: np.ndarray, scaled: np.ndarray, fs: float) -> np.ndarray:
     them reach ``BEAT_STEEP`` of their own 95th-percentile squared slope (of all leads printed
     there when none spans them), or one does and that share reach ``BEAT_SEEN``: a PVC's wide
     QRS is rounded in most leads (on the bundled scan 0.09-0.42 in V4-V6, 3.1 in lead II's
-    rhythm strip), a line crossing one lead shows in none of the others. A QRS shows in nearly
-    every lead at once; a line crossing one lead does not.
+    rhythm strip). A QRS shows in nearly every lead at once; a line crossing one lead does not.
     Where a printer changes lead it draws a stroke from one lead's level to the next in every
     row at once, which only the leads printed across the change (a rhythm strip) tell from a
     beat: on the bundled real scan, counting every lead printed there took that stroke for an

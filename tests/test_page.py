@@ -465,17 +465,22 @@ def test_cabrera_order_is_claimed_when_all_but_one_of_six_names_say_so():
     assert not _cabrera(Names([1.0, 1.0, 1.0], [4.8, 5.0, 4.9]), rows, "3x4+1", 0.0)[0]
 
 
-def test_a_scan_of_plain_paper_is_not_bent_by_lines_that_are_not_a_grid():
-    """On a gridless page the "grid" vanishing points come from header text, handwriting and the
-    traces; this one's bent the flat scan by up to 10 mm. With the scale measured from the pulses
-    (no grid), the page is rectified again without them."""
+def val_scans(n: int) -> list:
+    """The first ``n`` val records printed as scans at 200 dpi (seed 11, the seed tuning used)."""
     from itertools import islice
 
     from core.train.evaluate import record_pages
 
     if not (data_dir() / "labels.csv").is_file():
         pytest.skip("the shared records are not here (../shared/data beside the clone, or ECG_AIO_DATA)")
-    page = list(islice(record_pages("val", "scan", None, seed=11, dpi=200), 2))[-1]
+    return list(islice(record_pages("val", "scan", None, seed=11, dpi=200), n))
+
+
+def test_a_scan_of_plain_paper_is_not_bent_by_lines_that_are_not_a_grid():
+    """On a gridless page the "grid" vanishing points come from header text, handwriting and the
+    traces; this one's bent the flat scan by up to 10 mm. With the scale measured from the pulses
+    (no grid), the page is rectified again without them."""
+    page = val_scans(2)[-1]
     found = detect_geometry(page.image).geometry
     assert found is not None and found.layout == page.geometry.layout
     grid = np.array([(x, y) for y in np.linspace(30, 180, 6) for x in np.linspace(20, 270, 26)], np.float64)
@@ -490,13 +495,7 @@ def test_a_layout_the_reader_is_unsure_of_is_said_to_be_uncertain():
     """A gridless scan with six rows the reader cannot tell apart as 3x4+3 or 6x2 gets a layout
     confidence under LAYOUT_DOUBT, where layouts were right on 7 % of studio pages: the reason
     the window and result.json show says to check the lead names. A clear page's does not."""
-    from itertools import islice
-
-    from core.train.evaluate import record_pages
-
-    if not (data_dir() / "labels.csv").is_file():
-        pytest.skip("the shared records are not here (../shared/data beside the clone, or ECG_AIO_DATA)")
-    pages = list(islice(record_pages("val", "scan", None, seed=11, dpi=200), 11))
+    pages = val_scans(11)
     unsure, clear = detect_geometry(pages[10].image), detect_geometry(pages[0].image)
     assert unsure.geometry.confidence["layout"] < 0.5 and "uncertain: check the lead names" in unsure.reason
     assert clear.geometry.confidence["layout"] >= 0.5 and "uncertain" not in clear.reason
