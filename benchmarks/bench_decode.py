@@ -15,6 +15,7 @@ read at half its height better than one read whole but a few ms late, and a phys
 height. Intervals: ``bench_intervals.py``.
 
     python benchmarks/bench_decode.py [--pages 8] [--fs 500] [--domains clean,scan,photo] [--doc docs/page.md]
+    python benchmarks/bench_decode.py --split val --seed 11 --pages 16   # what tuning looks at
 """
 from __future__ import annotations
 
@@ -96,7 +97,8 @@ def r_heights(truth: np.ndarray, read: np.ndarray, known: np.ndarray, fs: float)
     return out
 
 
-def measure(domain: str, pages: int, dpi: int, fs: float) -> dict[str, object]:
+def measure(domain: str, pages: int, dpi: int, fs: float, split: str = "eval",
+            seed: int = EVAL_SIM_SEED) -> dict[str, object]:
     net = NetConfig(decoder_fs=fs)
     found = {"true": ([], [], []), "reader": ([], [], [])}
     lags = {"true": [], "reader": []}
@@ -104,7 +106,7 @@ def measure(domain: str, pages: int, dpi: int, fs: float) -> dict[str, object]:
     heights: dict[str, list[float]] = {"true": [], "reader": []}
     cover = {"true": [], "reader": []}
     seconds, read_pages, n = [], 0, 0
-    for page in islice(record_pages("eval", domain, None, seed=EVAL_SIM_SEED, dpi=dpi), pages):
+    for page in islice(record_pages(split, domain, None, seed=seed, dpi=dpi), pages):
         n += 1
         truth, known = decoder_signals(page.sample, net), printed_mask(page.geometry, net)
         reader = detect_geometry(page.image).geometry
@@ -158,12 +160,15 @@ def main() -> None:
     ap.add_argument("--dpi", type=int, default=200)
     ap.add_argument("--fs", type=float, default=READ_FS_HZ, help="rate the leads are read and scored at (Hz)")
     ap.add_argument("--domains", default="clean,scan,photo")
+    ap.add_argument("--split", default="eval", choices=["eval", "val"],
+                    help="val: the records tuning is done on (use with --seed 11)")
+    ap.add_argument("--seed", type=int, default=EVAL_SIM_SEED, help="the pages' paper and degradation")
     ap.add_argument("--doc", type=Path, help="replace the table between the bench_decode markers in this file")
     args = ap.parse_args()
     t0 = time.perf_counter()
     results = []
     for domain in args.domains.split(","):
-        results.append(measure(domain, args.pages, args.dpi, args.fs))
+        results.append(measure(domain, args.pages, args.dpi, args.fs, args.split, args.seed))
         print(results[-1], flush=True)
     command = "python benchmarks/bench_decode.py " + " ".join(a for a in sys.argv[1:] if not a.startswith("--doc") and not a.endswith(".md"))
     text = table(results, command.strip(), time.perf_counter() - t0)
