@@ -284,6 +284,18 @@ def test_a_row_whose_trace_starts_late_gets_the_pulse_the_other_rows_show():
     assert rows[3].pulse is not None and rows[3].x0_px == pytest.approx(rows[0].x0_px, abs=2 * k)
 
 
+def test_a_band_of_dense_speckle_along_the_paper_edge_neither_hides_the_rows_nor_is_one():
+    """A scanner's shadowed bottom edge comes out of the ink map as a band of dense speckle,
+    five times the profile of a trace row (a val scan lost all four rows to it): the rows are
+    measured against the tallest thin one, and the band, with no pulse, is no row."""
+    from core.page.panels import find_rows
+
+    k = 4.0
+    ink = _ink_rows(k, {100: (48, True), 250: (48, True), 400: (48, True), 550: (48, True)}, (760, 1100))
+    ink[715:755] |= np.random.default_rng(0).random((40, 1100)) < 0.8
+    assert [round(r.baseline_px) for r in find_rows(ink, (k, k))] == [100, 250, 400, 550]
+
+
 @pytest.mark.parametrize("width_px, height_px, found", [(20, 40, True), (20, 80, True), (26, 17, False)])
 def test_a_pulse_whose_top_was_lost_is_found_from_its_two_strokes(width_px, height_px, found):
     """A pulse's top lies on a 5-mm grid line, which the ink map can leave out: two vertical
@@ -341,7 +353,21 @@ def test_six_rows_are_read_from_the_lead_names_that_are_seen(names, layout):
     boxes = [(x0 + mm * k[0] + 4, rows[r].baseline_px - 20, x0 + mm * k[0] + 12, rows[r].baseline_px - 8)
              for r, mm in names]
     labels = _Labels(np.array(boxes, np.float64).reshape(-1, 4), "above", 120.0, k)
-    assert _six_rows(labels, rows, x0)[0] == layout
+    assert _six_rows(labels, rows, x0, x0 + 1000, 250.0)[0] == layout
+
+
+def test_six_rows_find_their_lead_names_where_the_rows_length_puts_them_when_the_scale_is_off():
+    """A gridless page scaled from its pulses 5 % short (a 5-mm pulse read 19 px instead of
+    20): the three-quarter names sit 9 mm from where the scale puts them, but a quarter and
+    three quarters along the rows' own length."""
+    from core.page.panels import TraceRow, _Labels, _six_rows
+
+    k_true, k_read, x0 = 4.0, 3.8, 50.0
+    rows = [TraceRow(100.0 + 150 * i, x0, x0 + 250 * k_true, 0.9) for i in range(6)]
+    boxes = [(x0 + mm * k_true + 4, rows[r].baseline_px - 20, x0 + mm * k_true + 12, rows[r].baseline_px - 8)
+             for r in range(3) for mm in (62.5, 187.5)]
+    labels = _Labels(np.array(boxes, np.float64), "above", 120.0, (k_read, k_read))
+    assert _six_rows(labels, rows, x0, rows[0].x1_px, 250.0) == ("3x4+3", 1.0)
 
 
 def test_a_row_hidden_between_two_rows_twice_the_pitch_apart_is_put_back_where_ink_shows():

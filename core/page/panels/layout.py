@@ -43,7 +43,7 @@ def fit_layout(faint: np.ndarray, rows: list[TraceRow], k: tuple[float, float],
     pitch = float(np.median(np.diff([r.baseline_px for r in rows]))) if n > 1 else 40.0 * ky
     labels = _labels(faint, rows, x0, pitch, k)
     if n == 6:
-        layout, layout_conf = _six_rows(labels, rows, x0)
+        layout, layout_conf = _six_rows(labels, rows, x0, x1, row_s * speed)
     cabrera, cab_conf = _cabrera(labels, rows, layout, x0)
     name = f"cabrera-{layout}" if cabrera else layout
     bands = _row_bands(rows, pitch, _baseline_fraction(rows, pitch, grid_top_px, ky))

@@ -96,19 +96,24 @@ def _labels(faint: np.ndarray, rows: list[TraceRow], x0: float, pitch: float, k:
     return _Labels(comps, side, reach, k)
 
 
-def _six_rows(labels: _Labels, rows: list[TraceRow], x0: float) -> tuple[str, float]:
-    """3x4+3 or 6x2: names (or separator ticks) 62.5 and 187.5 mm into the first three rows
-    say 3x4; names 125 mm into the last three rows say 6x2. The share of the places where
-    each finds its marks decides (a missed mark is no evidence: a blurred photo loses most);
-    a tie (mostly no mark seen at all) is read as 6x2: reading it as 3x4+3 instead won or lost a
-    few pages by benchmark seed, 3 more right in all over ~1800 synthetic pages, a wash."""
+def _six_rows(labels: _Labels, rows: list[TraceRow], x0: float, x1: float, row_mm: float) -> tuple[str, float]:
+    """3x4+3 or 6x2: names (or separator ticks) a quarter and three quarters into the first
+    three rows say 3x4; names half-way into the last three rows say 6x2. Each place is looked
+    up where the scale puts it (62.5, 187.5, 125 mm past the start ``x0``) and where the rows'
+    own length (to ``x1``, px) puts it: a gridless page scaled from its pulses can be 5 % off
+    (a 5-mm pulse is 20 px in the working copy), which moves the three-quarter mark 9 mm.
+    The share of the places where each finds its marks decides (a missed mark is no evidence:
+    a blurred photo loses most); a tie (mostly no mark seen at all) is read as 6x2: reading it
+    as 3x4+3 instead won or lost a few pages by benchmark seed, 3 more right in all over ~1800
+    synthetic pages, a wash."""
     kx = labels.k[0]
 
-    def mark(r: TraceRow, x: float) -> bool:
-        return labels.width_mm(r, x) > 0.3 or labels.tick(r, x)
+    def mark(r: TraceRow, share: float) -> bool:
+        return any(labels.width_mm(r, x) > 0.3 or labels.tick(r, x)
+                   for x in (x0 + share * row_mm * kx, x0 + share * (x1 - x0)))
 
-    quarter = sum(mark(r, x0 + q * 62.5 * kx) for r in rows[:3] for q in (1, 3)) / 6
-    half_later = sum(mark(r, x0 + 125 * kx) for r in rows[3:]) / 3
+    quarter = sum(mark(r, q) for r in rows[:3] for q in (0.25, 0.75)) / 6
+    half_later = sum(mark(r, 0.5) for r in rows[3:]) / 3
     if quarter == half_later:
         return "6x2", 0.5
     if quarter > half_later:

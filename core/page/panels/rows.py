@@ -14,6 +14,8 @@ from scipy.signal import find_peaks
 from core.page.panels.common import GAINS_MM_MV, MIN_ROW_PITCH_MM, PULSE_S, ROW_TIME_S, SPEEDS_MM_S, TraceRow
 from core.page.panels.pulses import _with_pulse, find_pulse
 
+DENSE_BAND_MM = 3.5  # a row whose median column holds more ink within 5 mm is a band of dense ink, not a trace
+
 
 def find_rows(ink: np.ndarray, k: tuple[float, float],
               grid: tuple[float, float] | None = None) -> list[TraceRow]:
@@ -29,18 +31,38 @@ def find_rows(ink: np.ndarray, k: tuple[float, float],
     if smooth.max() <= 0:
         return []
     peaks, props = find_peaks(smooth, distance=max(2, int(MIN_ROW_PITCH_MM * ky)),
-                              prominence=0.2 * smooth.max())
+                              prominence=0.2 * _row_level(ink, smooth, ky))
     found = []
     for i, y in enumerate(peaks):
         gaps = np.diff(peaks)
         near = min([g for g in (gaps[i - 1] if i > 0 else None, gaps[i] if i < len(gaps) else None) if g]
                    or [40 * ky])
         row = _trace_row(ink, float(y), k, float(near))
-        if row is not None:
+        if row is not None and (row.pulse is not None or
+                                _ink_depth_mm(ink, row.baseline_px, ky, int(row.x0_px), int(row.x1_px) + 1) <= DENSE_BAND_MM):
             found.append((row, float(near)))
     rows = [r for r in _pulses_where_the_others_have_theirs(ink, found, k)
             if r.pulse is not None or grid is None or grid[0] - 4 * ky <= r.baseline_px <= grid[1] + 4 * ky]
     return _regular_rows(ink, rows, k)
+
+
+def _ink_depth_mm(ink: np.ndarray, y: float, ky: float, x0: int = 0, x1: int | None = None) -> float:
+    """How much ink the median column holds within 5 mm of height ``y`` (mm), over columns
+    x0..x1: a trace's line ~0.5 mm, a bold trace with tremor ~3 mm, a band of dense ink (a
+    scanner's shadowed edge, speckle along the paper's edge, a table) more."""
+    reach = int(round(5 * ky))
+    band = ink[max(0, int(y) - reach):int(y) + reach + 1, x0:x1]
+    return float(np.median(band.sum(axis=0))) / ky if band.size else 0.0
+
+
+def _row_level(ink: np.ndarray, smooth: np.ndarray, ky: float) -> float:
+    """The height of the tallest profile peak drawn by thin lines (:func:`_ink_depth_mm` at
+    most 1.5 mm), the level rows are measured against: a band of dense ink stands three to
+    five times taller than a trace row in the profile and would hide every row under it. The
+    profile's own maximum when no peak is thin."""
+    peaks, _ = find_peaks(smooth, distance=max(2, int(MIN_ROW_PITCH_MM * ky)), prominence=0.05 * smooth.max())
+    thin = [smooth[y] for y in peaks if _ink_depth_mm(ink, y, ky) <= 1.5]
+    return float(max(thin)) if thin else float(smooth.max())
 
 
 def _pulses_where_the_others_have_theirs(ink: np.ndarray, found: list[tuple[TraceRow, float]],
