@@ -251,6 +251,25 @@ def _grid_page_with_edge_below() -> np.ndarray:
     return img
 
 
+def test_a_clear_grid_sets_the_scale_when_glare_has_shortened_every_row():
+    """Glare washed out the first 60 mm of every row (a lamp's light across the page's left
+    side): the rows are 190 mm long. A scale taken from their length would make them 250 mm,
+    24 % off; the clear grid measures it."""
+    k, top = 4, 60
+    img = np.full((760, 1120, 3), 255, np.uint8)
+    for mm in range(0, 161):
+        cv2.line(img, (40, top + mm * k), (1080, top + mm * k), (235, 150, 150) if mm % 5 == 0 else (250, 215, 215), 1)
+    for mm in range(0, 261):
+        cv2.line(img, (40 + mm * k, top), (40 + mm * k, top + 160 * k), (235, 150, 150) if mm % 5 == 0 else (250, 215, 215), 1)
+    for y in (180, 330, 480, 630):
+        xs = np.arange(60 + 60 * k, 1060)
+        ys = y - 40 * np.exp(-0.5 * (((xs - 100) % 200 - 100) / 3.0) ** 2)
+        cv2.polylines(img, [np.c_[xs, ys].astype(np.int32)], False, (30, 30, 40), 2)
+    result = detect_geometry(img)
+    assert result.geometry is not None and "grid" in result.reason, result.reason
+    assert result.geometry.px_per_mm_xy == pytest.approx((k, k), rel=0.02)
+
+
 def test_a_line_below_the_grid_is_no_trace_row() -> None:
     result = detect_geometry(_grid_page_with_edge_below())
     assert result.geometry is not None and result.geometry.layout == "3x4"

@@ -28,6 +28,7 @@ ROW_MM = 250.0  # a full row: 10 s at 25 mm/s
 # below this layout confidence the layout found was right on 7 % of 138 studio pages (above it,
 # on 76-99 %: bench_page, seed 2024, docs/page.md), so the reason says so
 LAYOUT_DOUBT = 0.5
+CLEAR_GRID = 0.6  # a grid hypothesis this confident that fits the rows is not overruled by their length or a far weaker grid
 ROW_SPREAD_MARGIN_MM = 3.0   # a flat rectification must make the rows this much more equal to be chosen
 MIN_CONTINUITY = 0.045  # trace rows are drawn lines, not lines of text (panels.trace_continuity)
 
@@ -169,9 +170,15 @@ def _calibrate(page: _Page) -> _Scale:
         options.append(((0.7 + 0.3 * cal.confidence) * plausibility(rows, k), cal, rows))  # type: ignore[arg-type]
     cal, rows = _calibrate_from_traces(page)
     grid_fits = any(o[0] > 0 for o in options)
-    if cal.ok and (len(rows) >= 3 or not grid_fits):
-        # less exact than a grid: chosen only when no grid hypothesis fits the rows as well
+    clear_grid_fits = any(o[0] > 0 and o[1].confidence >= CLEAR_GRID for o in options)
+    if cal.ok and (len(rows) >= 3 or not grid_fits) and not (cal.method == "panels" and clear_grid_fits):
+        # less exact than a grid: chosen only when no grid hypothesis fits the rows as well. A
+        # scale from the rows' length makes them 250 mm by construction, so it always looks
+        # plausible; against a clear grid it only says that glare or shadow shortened the rows
         options.append((0.6 * plausibility(rows, cal.px_per_mm), cal, rows))  # type: ignore[arg-type]
+    if clear_grid_fits:
+        # nor by a grid hypothesis far less sure of itself (a 5-mm lattice read as 6 mm across)
+        options = [o for o in options if o[1].method != "grid" or o[1].confidence >= 0.5 * CLEAR_GRID]
     seen_grid = any(c.confidence >= 0.3 for c in cals)
     score, cal, rows = max(options, key=lambda o: o[0], default=(0.0, cal, rows))
     if score > 0:
