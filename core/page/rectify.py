@@ -86,8 +86,9 @@ def identity(size: tuple[int, int]) -> Rectification:
 def rectify(rgb: np.ndarray, paper: np.ndarray | None = None, grid_lines: bool = True) -> Rectification:
     """Find how the paper lies in ``rgb`` ((H, W, 3) uint8) and how to make it flat.
 
-    The paper's outline first (when the whole sheet is in view), then the grid's vanishing
-    points; either is finished (or, when both fail, replaced) by the grid lattice's own affine frame from the 2-D spectrum, which
+    The paper's outline first (when the whole sheet is in view, its corners refined by
+    :func:`refined_quad`), then the grid's vanishing points; either is finished (or, when both
+    fail, replaced) by the grid lattice's own affine frame from the 2-D spectrum, which
     straightens the small rotations and shears of scans. When none of these is found, the
     paper's outline is looked for once more by its colour (:func:`_photographed_quad`). ``paper``: the paper mask
     (:func:`paper_mask`) when the caller has it. ``grid_lines`` False: no vanishing points (for a
@@ -376,8 +377,8 @@ def refined_quad(rgb: np.ndarray, quad: np.ndarray) -> np.ndarray:
         m = np.array([u, -v], np.float64).T
         if abs(np.linalg.det(m)) < 1e-6:
             return quad
-        s_, _ = np.linalg.solve(m, q - p)
-        corners.append(p + s_ * u)
+        along_p, _ = np.linalg.solve(m, q - p)   # p + along_p u = q + along_q v
+        corners.append(p + along_p * u)
     out = np.array(corners, np.float64)
     return out if np.abs(out - quad).max() <= 2 * EDGE_SEARCH_PX else quad
 
