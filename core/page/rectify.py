@@ -33,6 +33,7 @@ MIN_SUPPORT = 0.2  # below this the vanishing points are not trusted
 MAX_AREA_GROWTH = 2.0  # the rectified image holds at most this many times the input's pixels
 PARALLEL_SHARE = 0.01  # a family taken as parallel may hold this much less of its length ...
 PARALLEL_FAR = 0.02    # ... when its meeting point lies beyond 1/this half-widths (normalised w)
+PARALLEL_NEAR = 0.003  # ... but not so far that taking it as parallel moves a row by < 0.4 mm
 EDGE_SEARCH_PX = 12  # the paper's edge is looked for this far either side of the thumbnail's outline
 EDGE_MIN_STEP = 4.0  # grey levels per px: a paper edge falls at least this steeply
 
@@ -538,7 +539,7 @@ def _ransac_vanishing_point(seg: np.ndarray, length: np.ndarray, size: tuple[int
     along = np.linalg.eigh(a.T @ a)[1][:, 0]   # the direction most nearly across every line's normal
     parallel = np.array([along[0], along[1], 0.0])   # the family's direction, met at infinity
     share_parallel = float((length * _points_at(parallel, mid, direction, half, tol)).sum() / length.sum())
-    if share_parallel >= share - PARALLEL_SHARE and abs(best[2]) <= PARALLEL_FAR:
+    if share_parallel >= share - PARALLEL_SHARE and PARALLEL_NEAR <= abs(best[2]) <= PARALLEL_FAR:
         best = parallel
     vp = np.linalg.inv(norm) @ best
     return vp / np.linalg.norm(vp), share
