@@ -6,8 +6,12 @@ axis, which calibration measures afterwards. Otherwise the grid does: its lines 
 families of straight segments, and each family meets at a vanishing point (at infinity for a
 scan). The outline comes first because the corners sit a page apart, while a phone photo's
 faint grid lines are short and noisy: on 16 studio photographs of `val`, the vanishing points
-left one page's rows stretched 2 mm (80 ms) more in one half than the other where the refined
-outline left 0.01 mm; over 60 studio photographs the layout was right on 50 % instead of 40 %.
+(support 0.28) left one page's rows stretched 2 mm (80 ms) more in one half than the other
+where the refined outline left 0.01 mm; over 60 studio photographs the layout was right on
+50 % instead of 40 %. Clear grid lines (support 0.6 or more) still set the plane: they follow
+a folded sheet where its outline only gives the plane of its corners (on a real photograph of
+a folded page, support 0.92, the outline's plane put lead III's calibration pulse into its
+trace).
 Either is finished by the grid lattice's affine frame (its 2-D spectrum), which alone
 straightens scans whose dense grid the line detector cannot follow. Quarter turns (90/180/270 degrees) are decided later,
 from the traces (``core.page.panels``), and composed in with :meth:`Rectification.turned`.
@@ -30,6 +34,7 @@ FAMILY_DEG = 25.0  # a family's segments lie within this angle of its mean direc
 INLIER_PX = 1.0  # a segment's end points lie this close to the line through its middle and the vanishing point
 RANSAC_ITERATIONS = 256
 MIN_SUPPORT = 0.2  # below this the vanishing points are not trusted
+CLEAR_LINES = 0.6  # from this support on, the grid's lines set the plane even when the sheet's outline is in view
 MAX_AREA_GROWTH = 2.0  # the rectified image holds at most this many times the input's pixels
 PARALLEL_SHARE = 0.01  # a family taken as parallel may hold this much less of its length ...
 PARALLEL_FAR = 0.02    # ... when its meeting point lies beyond 1/this half-widths (normalised w)
@@ -88,7 +93,8 @@ def rectify(rgb: np.ndarray, paper: np.ndarray | None = None, grid_lines: bool =
     """Find how the paper lies in ``rgb`` ((H, W, 3) uint8) and how to make it flat.
 
     The paper's outline first (when the whole sheet is in view, its corners refined by
-    :func:`refined_quad`), then the grid's vanishing points; either is finished (or, when both
+    :func:`refined_quad`, unless the grid's lines are clear: support ``CLEAR_LINES``), then the
+    grid's vanishing points; either is finished (or, when both
     fail, replaced) by the grid lattice's own affine frame from the 2-D spectrum, which
     straightens the small rotations and shears of scans. When none of these is found, the
     paper's outline is looked for once more by its colour (:func:`_photographed_quad`). ``paper``: the paper mask
@@ -98,15 +104,17 @@ def rectify(rgb: np.ndarray, paper: np.ndarray | None = None, grid_lines: bool =
     """
     size = (rgb.shape[1], rgb.shape[0])
     quad = page_quad(paper_mask(rgb) if paper is None else paper)
-    if quad is not None:
+    fit = grid_vanishing_points(line_segments(rgb), size) if grid_lines else None
+    if quad is not None and (fit is None or fit[2] < CLEAR_LINES):
         quad = refined_quad(rgb, quad)
         rect = _framed(_quad_homography(quad), quad, size, "page", 0.5, quad)
         return _straightened(rect, rgb)
-    fit = grid_vanishing_points(line_segments(rgb), size) if grid_lines else None
     if fit is not None:
         v1, v2, support, region = fit
+        if quad is not None:
+            region = cv2.convexHull(np.r_[region, quad].astype(np.float32)).reshape(-1, 2).astype(np.float64)
         h = homography_from_vanishing_points(v1, v2, region.mean(axis=0))
-        rect = _framed(h, region, size, "grid", support, None)
+        rect = _framed(h, region, size, "grid", support, quad)
     else:
         rect = _straightened(identity(size), rgb)
         quad = _photographed_quad(rgb) if rect.method == "none" and paper is None else None
