@@ -556,7 +556,7 @@ def test_a_scan_of_plain_paper_is_not_bent_by_lines_that_are_not_a_grid():
 
 def test_a_layout_the_reader_is_unsure_of_is_said_to_be_uncertain():
     """Six rows with no lead name or separator to be seen (3x4+3 or 6x2?) get a layout
-    confidence under LAYOUT_DOUBT, where layouts were right on 8 % of studio pages: the reason
+    confidence under LAYOUT_DOUBT, where layouts were right on 7 % of studio pages: the reason
     the window and result.json show says to check the lead names. A clear page's does not."""
     k, top = 4, 40
     img = np.full((780, 1120, 3), 255, np.uint8)
