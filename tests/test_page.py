@@ -251,20 +251,28 @@ def _grid_page_with_edge_below() -> np.ndarray:
     return img
 
 
+def drawn_grid_page(size: tuple[int, int], top: int, height_mm: int, rows_y, trace_x0: int = 60) -> np.ndarray:
+    """A page drawn at 4 px/mm: a pink 260-mm grid from x=40 and y=``top``, ``height_mm`` tall,
+    and a trace at each baseline y from ``trace_x0`` to x=1060, QRS spikes every 200 px."""
+    k = 4
+    img = np.full((size[1], size[0], 3), 255, np.uint8)
+    for mm in range(0, height_mm + 1):
+        cv2.line(img, (40, top + mm * k), (1080, top + mm * k), (235, 150, 150) if mm % 5 == 0 else (250, 215, 215), 1)
+    for mm in range(0, 261):
+        cv2.line(img, (40 + mm * k, top), (40 + mm * k, top + height_mm * k), (235, 150, 150) if mm % 5 == 0 else (250, 215, 215), 1)
+    for y in rows_y:
+        xs = np.arange(trace_x0, 1060)
+        ys = y - 40 * np.exp(-0.5 * (((xs - 100) % 200 - 100) / 3.0) ** 2)
+        cv2.polylines(img, [np.c_[xs, ys].astype(np.int32)], False, (30, 30, 40), 2)
+    return img
+
+
 def test_a_clear_grid_sets_the_scale_when_glare_has_shortened_every_row():
     """Glare washed out the first 60 mm of every row (a lamp's light across the page's left
     side): the rows are 190 mm long. A scale taken from their length would make them 250 mm,
     24 % off; the clear grid measures it."""
-    k, top = 4, 60
-    img = np.full((760, 1120, 3), 255, np.uint8)
-    for mm in range(0, 161):
-        cv2.line(img, (40, top + mm * k), (1080, top + mm * k), (235, 150, 150) if mm % 5 == 0 else (250, 215, 215), 1)
-    for mm in range(0, 261):
-        cv2.line(img, (40 + mm * k, top), (40 + mm * k, top + 160 * k), (235, 150, 150) if mm % 5 == 0 else (250, 215, 215), 1)
-    for y in (180, 330, 480, 630):
-        xs = np.arange(60 + 60 * k, 1060)
-        ys = y - 40 * np.exp(-0.5 * (((xs - 100) % 200 - 100) / 3.0) ** 2)
-        cv2.polylines(img, [np.c_[xs, ys].astype(np.int32)], False, (30, 30, 40), 2)
+    k = 4
+    img = drawn_grid_page((1120, 760), 60, 160, (180, 330, 480, 630), trace_x0=60 + 60 * k)
     result = detect_geometry(img)
     assert result.geometry is not None and "grid" in result.reason, result.reason
     assert result.geometry.px_per_mm_xy == pytest.approx((k, k), rel=0.02)
@@ -558,16 +566,7 @@ def test_a_layout_the_reader_is_unsure_of_is_said_to_be_uncertain():
     """Six rows with no lead name or separator to be seen (3x4+3 or 6x2?) get a layout
     confidence under LAYOUT_DOUBT, where layouts were right on 7 % of studio pages: the reason
     the window and result.json show says to check the lead names. A clear page's does not."""
-    k, top = 4, 40
-    img = np.full((780, 1120, 3), 255, np.uint8)
-    for mm in range(0, 176):
-        cv2.line(img, (40, top + mm * k), (1080, top + mm * k), (235, 150, 150) if mm % 5 == 0 else (250, 215, 215), 1)
-    for mm in range(0, 261):
-        cv2.line(img, (40 + mm * k, top), (40 + mm * k, top + 175 * k), (235, 150, 150) if mm % 5 == 0 else (250, 215, 215), 1)
-    for y in range(140, 740, 112):   # six rows 28 mm apart, QRS spikes every 200 px, no names
-        xs = np.arange(60, 1060)
-        ys = y - 40 * np.exp(-0.5 * (((xs - 100) % 200 - 100) / 3.0) ** 2)
-        cv2.polylines(img, [np.c_[xs, ys].astype(np.int32)], False, (30, 30, 40), 2)
+    img = drawn_grid_page((1120, 780), 40, 175, range(140, 740, 112))   # six rows 28 mm apart, no names
     unsure, clear = detect_geometry(img), detect_geometry(val_pages(1)[0].image)
     assert len(unsure.geometry.panels) == 12, unsure.reason
     assert unsure.geometry.confidence["layout"] < 0.5 and "uncertain: check the lead names" in unsure.reason
